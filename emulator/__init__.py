@@ -1,0 +1,1 @@
+"""sfn-local: run AWS Step Functions state machines locally."""
