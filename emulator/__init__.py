@@ -1,1 +1,55 @@
-"""sfn-local: run AWS Step Functions state machines locally."""
+"""sfn-local: run AWS Step Functions state machines locally.
+
+    import emulator
+    ex = emulator.run(definition, {"n": 1})
+    ex.status, ex.output, ex.history
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from emulator.asl.parser import load_definition
+from emulator.asl.validate import validate_definition
+from emulator.engine.execution import Execution, StateMachine
+from emulator.errors import DefinitionError, Diagnostic, StatesError
+
+__all__ = [
+    "DefinitionError",
+    "Diagnostic",
+    "Execution",
+    "StateMachine",
+    "StatesError",
+    "run",
+    "start",
+    "validate",
+]
+
+Definition = dict[str, Any] | str | os.PathLike[str]
+
+
+def run(definition: Definition, input: Any = None, *, state_machine_name: str = "StateMachine",
+        resources: Mapping[str, Callable[..., Any]] | None = None, **options: Any) -> Execution:
+    """Run a definition (dict, JSON text or file path) to the end.
+
+    Options: name (execution name), clock ("virtual" | "real"), seed (States.UUID,
+    States.MathRandom, jitter), resources ({resource ARN or Lambda function name: callable}),
+    max_events (history quota; None for no limit). Raises DefinitionError for an invalid definition.
+    """
+    return StateMachine(definition, name=state_machine_name, resources=resources).run(input, **options)
+
+
+def start(definition: Definition, input: Any = None, *, state_machine_name: str = "StateMachine",
+          resources: Mapping[str, Callable[..., Any]] | None = None, **options: Any) -> Execution:
+    """Start a definition in the background; returns a RUNNING Execution to `wait()` on or `stop()`."""
+    return StateMachine(definition, name=state_machine_name, resources=resources).start(input, **options)
+
+
+def validate(definition: Definition) -> list[Diagnostic]:
+    """Every problem AWS would report for this definition; empty when it is valid."""
+    try:
+        return validate_definition(load_definition(definition))
+    except DefinitionError as exc:
+        return exc.diagnostics

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from jsonpath_ng import jsonpath as _jp
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 from jsonpath_ng.ext import parse as _jsonpath_parse
 
@@ -120,7 +121,7 @@ class Path:
         self._indefinite = None
         if indefinite:
             try:
-                self._indefinite = _jsonpath_parse("$" + body)
+                self._indefinite = _jayway_wildcards(_jsonpath_parse("$" + body))
             except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # noqa: BLE001 - jsonpath-ng raises bare Exception too
                 raise PathSyntaxError(f"invalid JSONPath '{text}': {exc}") from None
 
@@ -211,6 +212,40 @@ class _Missing:
 
 
 _MISSING = _Missing()
+
+
+class _Wildcard(_jp.JSONPath):
+    """`*` / `[*]` as Jayway evaluates them: an object's values or an array's elements, nothing else.
+
+    jsonpath-ng treats `[*]` on an object as the object itself and `.*` on an array as nothing.
+    """
+
+    def find(self, datum: Any) -> list[_jp.DatumInContext]:
+        datum = _jp.DatumInContext.wrap(datum)
+        value = datum.value
+        if isinstance(value, list):
+            return [_jp.DatumInContext(v, path=_jp.Index(i), context=datum) for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            return [_jp.DatumInContext(v, path=_jp.Fields(k), context=datum) for k, v in value.items()]
+        return []
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Wildcard)
+
+    def __hash__(self) -> int:
+        return hash("*")
+
+
+def _jayway_wildcards(node: Any) -> Any:
+    """Replace jsonpath-ng's wildcard nodes in a parsed path with `_Wildcard`."""
+    if isinstance(node, _jp.Fields) and node.fields == ("*",):
+        return _Wildcard()
+    if isinstance(node, _jp.Slice) and node.start is None and node.end is None and node.step is None:
+        return _Wildcard()
+    for attr in ("left", "right"):
+        if hasattr(node, attr):
+            setattr(node, attr, _jayway_wildcards(getattr(node, attr)))
+    return node
 
 
 def compile_path(text: str) -> Path:

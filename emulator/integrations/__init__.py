@@ -1,0 +1,10 @@
+"""Task resources: one module per AWS service, all with the same shape.
+
+`Registry.resolve(resource)` turns a Task's Resource ARN into a `Handler`: a callable taking a
+`TaskRequest` and returning the task's result (JSON value) or raising `StatesError`.
+"""
+
+from emulator.integrations import awslambda  # noqa: F401  (registers the service)
+from emulator.integrations.registry import Handler, Registry, Resource, TaskContext, TaskRequest, parse_resource
+
+__all__ = ["Handler", "Registry", "Resource", "TaskContext", "TaskRequest", "parse_resource"]

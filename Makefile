@@ -1,0 +1,36 @@
+# Two commands on a fresh machine with only Python 3.11+: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint bench conformance clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/sfn-local run definitions/demo_orders.asl.json --input @sample_data/demo_orders.json \
+		--handler enrich-order=definitions.demo_handlers:enrich_order \
+		--handler notify=definitions.demo_handlers:notify
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run.py
+
+conformance: $(VENV)/.installed
+	$(BIN)/python ../shared/tools/conformance.py ../shared/conformance/aws-recorded/cases.jsonl --deterministic-only
+
+clean:
+	rm -rf $(VENV) .sfn-local .pytest_cache .ruff_cache

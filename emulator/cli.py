@@ -1,0 +1,215 @@
+"""`sfn-local`: run, validate and inspect state machines from the shell.
+
+Exit codes: 0 the execution succeeded (or the definitions are valid); 1 it did not
+(FAILED, TIMED_OUT, ABORTED) or a definition is invalid; 2 the command itself was wrong
+(missing file, malformed JSON, bad option). Never a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from emulator import DefinitionError, StateMachine, validate
+from emulator.engine.execution import Execution
+
+WORKSPACE_ENV = "SFN_LOCAL_WORKSPACE"
+
+
+def _workspace() -> Path:
+    return Path(os.environ.get(WORKSPACE_ENV, ".sfn-local"))
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _read_json_arg(value: str, what: str) -> Any:
+    """`--input '{"a":1}'` or `--input @file.json`."""
+    text, origin = value, what
+    if value.startswith("@"):
+        path = Path(value[1:])
+        try:
+            text, origin = path.read_text(encoding="utf-8"), str(path)
+        except OSError as exc:
+            _fail(f"cannot read {what} file '{path}': {exc.strerror or exc}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        _fail(f"{origin} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+
+
+def _load_handler(spec: str) -> tuple[str, Callable[..., Any]]:
+    """`NAME_OR_ARN=package.module:function` → (key, callable)."""
+    key, sep, target = spec.partition("=")
+    module_name, colon, attr = target.partition(":")
+    if not sep or not colon or not key or not module_name or not attr:
+        _fail(f"--handler expects NAME_OR_ARN=module:function, got '{spec}'")
+    sys.path.insert(0, os.getcwd())
+    try:
+        fn = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        _fail(f"--handler {spec}: cannot load {target}: {exc}")
+    if not callable(fn):
+        _fail(f"--handler {spec}: {target} is not callable")
+    return key, fn
+
+
+def _print_diagnostics(source: str, diagnostics: list[Any]) -> None:
+    for d in diagnostics:
+        click.echo(f"{source}: {d.location or '/'}: {d.message} [{d.code}]")
+
+
+def _load_machine(definition: str, handlers: tuple[str, ...]) -> StateMachine:
+    resources = dict(_load_handler(h) for h in handlers)
+    name = Path(definition).name.split(".")[0] if not definition.lstrip().startswith("{") else "StateMachine"
+    try:
+        return StateMachine(definition, name=name or "StateMachine", resources=resources)
+    except DefinitionError as exc:
+        _print_diagnostics(definition, exc.diagnostics)
+        sys.exit(1)
+    except OSError as exc:
+        _fail(f"cannot read definition '{definition}': {exc.strerror or exc}")
+
+
+def _record(execution: Execution) -> dict[str, Any]:
+    """The saved form of an execution: DescribeExecution plus the history, JSON-ready."""
+    out = execution.describe()
+    out["history"] = execution.history
+    return out
+
+
+def _save(execution: Execution) -> Path | None:
+    folder = _workspace() / "executions"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{execution.name}.json"
+        path.write_text(json.dumps(_record(execution), default=str, indent=1), encoding="utf-8")
+    except OSError as exc:
+        click.echo(f"warning: could not save the execution under {folder}: {exc.strerror or exc}", err=True)
+        return None
+    return path
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sfn-local")
+def cli() -> None:
+    """Run AWS Step Functions state machines locally."""
+
+
+def main() -> None:
+    """Console entry point: any unexpected error is one line, not a traceback (SFN_LOCAL_DEBUG=1 shows it)."""
+    try:
+        cli(standalone_mode=True)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for the CLI
+        if os.environ.get("SFN_LOCAL_DEBUG"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (set SFN_LOCAL_DEBUG=1 for the traceback)", 3)
+
+
+@cli.command("run")
+@click.argument("definition")
+@click.option("--input", "input_", default=None, help="Execution input: JSON text, or @file.json.")
+@click.option("--name", default=None, help="Execution name (default: a UUID).")
+@click.option("--real-time", is_flag=True, help="Sleep for real in Wait states and retry back-off.")
+@click.option("--seed", type=int, default=None, help="Seed for States.UUID, States.MathRandom and jitter.")
+@click.option("--handler", "handlers", multiple=True, metavar="NAME_OR_ARN=module:function",
+              help="Back a Task resource (or Lambda function name) with a Python function. Repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print the execution as JSON (DescribeExecution's shape).")
+@click.option("--history", "show_history", is_flag=True, help="Also print the execution history.")
+def run_command(definition: str, input_: str | None, name: str | None, real_time: bool, seed: int | None,
+                handlers: tuple[str, ...], as_json: bool, show_history: bool) -> None:
+    """Run DEFINITION (a .json file) and print its result."""
+    machine = _load_machine(definition, handlers)
+    data = _read_json_arg(input_, "input") if input_ is not None else None
+    execution = machine.run(data, name=name, clock="real" if real_time else "virtual", seed=seed)
+    saved = _save(execution)
+    if as_json:
+        out = execution.describe()
+        out["output"] = execution.output
+        out["input"] = execution.input
+        if show_history:
+            out["history"] = execution.history
+        click.echo(json.dumps(out, default=str, indent=2, ensure_ascii=False))
+    else:
+        _print_execution(execution, saved)
+        if show_history:
+            _print_history(execution.history)
+    sys.exit(0 if execution.status == "SUCCEEDED" else 1)
+
+
+def _print_execution(execution: Execution, saved: Path | None) -> None:
+    states = sum(1 for e in execution.history if e["type"].endswith("StateEntered"))
+    span = (execution.stop_date - execution.start_date).total_seconds() if execution.stop_date else 0.0
+    click.echo(f"{execution.status}  {execution.name}  ({states} states, {span:.3f} s of execution time)")
+    if execution.status == "SUCCEEDED":
+        click.echo(_pretty(execution.output))
+    else:
+        click.echo(f"  state: {execution.failed_state}")
+        click.echo(f"  error: {execution.error}")
+        click.echo(f"  cause: {execution.cause}")
+    if saved is not None:
+        click.echo(f"history: sfn-local history {execution.name}", err=True)
+
+
+def _print_history(events: list[dict[str, Any]]) -> None:
+    for event in events:
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        stamp = event["timestamp"]
+        stamp = stamp.isoformat(timespec="milliseconds") if hasattr(stamp, "isoformat") else str(stamp)
+        brief = ", ".join(f"{k}={v}" for k, v in details.items() if not k.endswith("Details"))
+        click.echo(f"{event['id']:>5} {event['previousEventId']:>5}  {stamp}  {event['type']:<28} {brief[:160]}")
+
+
+@cli.command("validate")
+@click.argument("definitions", nargs=-1, required=True)
+def validate_command(definitions: tuple[str, ...]) -> None:
+    """Check DEFINITIONS as AWS's ValidateStateMachineDefinition would."""
+    problems = 0
+    for source in definitions:
+        try:
+            diagnostics = validate(source)
+        except OSError as exc:
+            click.echo(f"{source}: cannot read: {exc.strerror or exc}")
+            problems += 1
+            continue
+        if diagnostics:
+            _print_diagnostics(source, diagnostics)
+            problems += len(diagnostics)
+        else:
+            click.echo(f"{source}: OK")
+    sys.exit(1 if problems else 0)
+
+
+@cli.command("history")
+@click.argument("execution")
+@click.option("--json", "as_json", is_flag=True, help="Print the events as JSON.")
+def history_command(execution: str, as_json: bool) -> None:
+    """Print the history of a saved EXECUTION (its name, ARN or saved file)."""
+    name = execution.rsplit(":", 1)[-1]
+    candidates = [Path(execution), _workspace() / "executions" / f"{name}.json"]
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        _fail(f"no saved execution '{execution}' (looked in {_workspace() / 'executions'})")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        events = record["history"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        _fail(f"'{path}' is not a saved execution: {exc}")
+    if as_json:
+        click.echo(json.dumps(events, indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"{record.get('status')}  {record.get('name')}  {record.get('executionArn')}")
+        _print_history(events)

@@ -1,0 +1,92 @@
+"""Time for an execution: virtual by default, real on request.
+
+Each branch of control (the execution, a Parallel branch, a Map iteration) has its own clock
+forked from its parent's, so two branches waiting an hour side by side take one virtual hour,
+as they would on AWS. Virtual time runs with the wall clock and jumps forward at every wait.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+
+class Cancelled(Exception):
+    """The branch was stopped: a sibling failed, or the execution was aborted or timed out."""
+
+
+class CancelToken:
+    """A stop flag that is also set when any ancestor's is (a failed Map stops its iterations)."""
+
+    __slots__ = ("_event", "parent")
+
+    def __init__(self, parent: CancelToken | None = None) -> None:
+        self._event = threading.Event()
+        self.parent = parent
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        token: CancelToken | None = self
+        while token is not None:
+            if token._event.is_set():
+                return True
+            token = token.parent
+        return False
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds` of real time; True when cancelled meanwhile."""
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return self.cancelled
+            if self._event.wait(min(left, 0.05)) or self.cancelled:
+                return True
+
+
+class Clock:
+    """Seconds since the epoch for one branch; `sleep` waits for real or jumps virtually."""
+
+    __slots__ = ("_base", "_mono0", "offset", "real")
+
+    def __init__(self, real: bool = False, start: float | None = None) -> None:
+        self.real = real
+        self._base = time.time() if start is None else start
+        self._mono0 = time.monotonic()
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return self._base + (time.monotonic() - self._mono0) + self.offset
+
+    def datetime(self) -> datetime:
+        return datetime.fromtimestamp(self.now(), tz=UTC)
+
+    def sleep(self, seconds: float, cancel: CancelToken | None = None) -> None:
+        if seconds <= 0:
+            return
+        if not self.real:
+            self.offset += seconds
+            return
+        if cancel is None:
+            time.sleep(seconds)
+        elif cancel.wait(seconds):
+            raise Cancelled()
+
+    def fork(self) -> Clock:
+        child = Clock.__new__(Clock)
+        child.real, child._base, child._mono0, child.offset = self.real, self._base, self._mono0, self.offset
+        return child
+
+    def join(self, children: list[Clock]) -> None:
+        """After a fan-out, this branch is as late as its latest child."""
+        if children:
+            self.offset = max(self.offset, *(c.offset for c in children))
+
+
+def iso8601(epoch: float) -> str:
+    """AWS's timestamp format in the context object: millisecond precision, 'Z'."""
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

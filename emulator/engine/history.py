@@ -1,0 +1,75 @@
+"""Execution history, in the shape of GetExecutionHistory's events.
+
+Events are dicts with `timestamp`, `type`, `id`, `previousEventId` and one `*EventDetails`
+member, as boto3 returns them. Inputs and outputs are JSON text, as AWS stores them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from emulator.errors import DATA_LIMIT_EXCEEDED, StatesError
+
+# AWS's quota for a Standard execution's history; passing it fails the execution.
+MAX_EVENTS = 25_000
+# AWS's payload limit for an input, output or result, in bytes of UTF-8.
+MAX_PAYLOAD_BYTES = 256 * 1024
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON text, as AWS renders payloads."""
+    return _dumps(value)
+
+
+def payload_size(text: str) -> int:
+    # Characters are a lower bound on bytes; encode only when it could matter.
+    return len(text) if len(text) * 4 <= MAX_PAYLOAD_BYTES else len(text.encode("utf-8"))
+
+
+def check_payload(text: str, what: str) -> None:
+    if payload_size(text) > MAX_PAYLOAD_BYTES:
+        raise StatesError(
+            DATA_LIMIT_EXCEEDED,
+            f"The {what} has a size exceeding the maximum number of bytes service limit ({MAX_PAYLOAD_BYTES}).",
+        )
+
+
+class HistoryLimitExceeded(Exception):
+    """The execution reached AWS's 25,000-event history quota."""
+
+
+class History:
+    """An append-only event list shared by every branch of one execution."""
+
+    __slots__ = ("_lock", "events", "limit")
+
+    def __init__(self, limit: int | None = MAX_EVENTS) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self.limit = limit
+
+    def add(self, event_type: str, previous: int, timestamp: float, details_key: str | None = None,
+            details: dict[str, Any] | None = None) -> int:
+        event: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(timestamp, tz=UTC),
+            "type": event_type,
+            "id": 0,
+            "previousEventId": previous,
+        }
+        if details_key is not None:
+            event[details_key] = details if details is not None else {}
+        with self._lock:
+            event_id = len(self.events) + 1
+            if self.limit is not None and event_id > self.limit:
+                raise HistoryLimitExceeded()
+            event["id"] = event_id
+            self.events.append(event)
+        return event_id
+
+    def __len__(self) -> int:
+        return len(self.events)

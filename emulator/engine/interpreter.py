@@ -1,0 +1,690 @@
+"""Running compiled states: the transition loop, data flow, retries, fan-out and history.
+
+The loop is the hot path: a transition does one history event pair, one JSON serialisation
+of the state's output (reused as the next state's input) and no parsing.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.asl.choice import parse_timestamp
+from emulator.asl.paths import PathNotFound
+from emulator.asl.states import (
+    UNSET,
+    Catcher,
+    ChoiceState,
+    FailState,
+    Machine,
+    MapState,
+    ParallelState,
+    PassState,
+    State,
+    SucceedState,
+    TaskState,
+    WaitState,
+)
+from emulator.engine.clock import Cancelled, CancelToken, Clock, iso8601
+from emulator.engine.history import History, check_payload, to_json
+from emulator.errors import (
+    ALL,
+    EXCEED_TOLERATED_FAILURE_THRESHOLD,
+    HEARTBEAT_TIMEOUT,
+    NO_CHOICE_MATCHED,
+    NOT_MATCHED_BY_ALL,
+    RUNTIME,
+    TASK_FAILED,
+    TIMEOUT,
+    StatesError,
+    TaskTimedOut,
+)
+from emulator.integrations import Registry, Resource, TaskContext, TaskRequest, parse_resource
+
+_NOT_TRUNCATED = {"truncated": False}
+# AWS rejects waits longer than a signed 32-bit number of seconds.
+_MAX_WAIT_SECONDS = 2**31 - 1
+# AWS runs at most 40 iterations of an inline Map at once.
+_MAX_INLINE_CONCURRENCY = 40
+
+
+class ExecutionTimedOut(Exception):
+    """The execution's TimeoutSeconds passed."""
+
+
+@dataclass
+class Run:
+    """What every branch of one execution shares."""
+
+    history: History
+    registry: Registry
+    random: random.Random
+    execution_arn: str
+    execution_name: str
+    state_machine_arn: str
+    state_machine_name: str
+    role_arn: str
+    input: Any
+    start_time: float
+    deadline: float | None
+    real_clock: bool
+
+
+class Branch:
+    """One thread of control: the execution itself, a Parallel branch or a Map iteration."""
+
+    __slots__ = ("cancel", "clock", "last", "last_text", "last_value", "variables")
+
+    def __init__(self, clock: Clock, last: int, cancel: CancelToken, variables: dict[str, Any]) -> None:
+        self.clock = clock
+        self.last = last  # id of this branch's latest event: the next one's previousEventId
+        self.cancel = cancel
+        self.variables = variables
+        self.last_value: Any = UNSET
+        self.last_text = ""
+
+    def text_of(self, value: Any) -> str:
+        """JSON text of a value, reusing the previous state's serialised output."""
+        if value is self.last_value:
+            return self.last_text
+        return to_json(value)
+
+    def fork(self, last: int, cancel: CancelToken) -> Branch:
+        return Branch(self.clock.fork(), last, cancel, self.variables)
+
+
+class Env:
+    """Evaluation environment of one state run (asl.paths.Env): `$$`, variables, randomness."""
+
+    __slots__ = ("_context", "branch", "entered", "map_item", "retry_count", "run", "state_name", "task_token")
+
+    def __init__(self, run: Run, branch: Branch, state_name: str, entered: float) -> None:
+        self.run = run
+        self.branch = branch
+        self.state_name = state_name
+        self.entered = entered
+        self.retry_count = 0
+        self.task_token: str | None = None
+        self.map_item: dict[str, Any] | None = None
+        self._context: dict[str, Any] | None = None
+
+    @property
+    def context(self) -> dict[str, Any]:
+        if self._context is None:
+            run = self.run
+            doc: dict[str, Any] = {
+                "Execution": {
+                    "Id": run.execution_arn,
+                    "Input": run.input,
+                    "StartTime": iso8601(run.start_time),
+                    "Name": run.execution_name,
+                    "RoleArn": run.role_arn,
+                    "RedriveCount": 0,
+                },
+                "StateMachine": {"Id": run.state_machine_arn, "Name": run.state_machine_name},
+                "State": {"EnteredTime": iso8601(self.entered), "Name": self.state_name, "RetryCount": self.retry_count},
+            }
+            if self.task_token is not None:
+                doc["Task"] = {"Token": self.task_token}
+            if self.map_item is not None:
+                doc["Map"] = {"Item": self.map_item}
+            self._context = doc
+        return self._context
+
+    def invalidate(self) -> None:
+        self._context = None
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        return self.branch.variables
+
+    @property
+    def random(self) -> random.Random:
+        return self.run.random
+
+
+def _error_output(err: StatesError) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if err.error is not None:
+        out["Error"] = err.error
+    if err.cause is not None:
+        out["Cause"] = err.cause
+    return out
+
+
+def _failure_details(err: StatesError) -> dict[str, Any]:
+    details: dict[str, Any] = {}
+    if err.error is not None:
+        details["error"] = err.error
+    if err.cause is not None:
+        details["cause"] = err.cause
+    return details
+
+
+def _matches(error_equals: tuple[str, ...], error: str | None) -> bool:
+    if error in NOT_MATCHED_BY_ALL:
+        return error in error_equals and error != RUNTIME
+    for name in error_equals:
+        if name == ALL or name == error or (name == TASK_FAILED and error != TIMEOUT):
+            return True
+    return False
+
+
+def _display(value: Any) -> str:
+    return value if isinstance(value, str) else to_json(value)
+
+
+class Interpreter:
+    """Runs machines for one execution."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self._resources: dict[int, Resource] = {}
+        self._executors: dict[str, Callable[[Any, Any, Branch, Env], tuple[Any, str | None]]] = {
+            "Pass": self._pass,
+            "Task": self._task,
+            "Choice": self._choice,
+            "Wait": self._wait,
+            "Succeed": self._succeed,
+            "Fail": self._fail,
+            "Parallel": self._parallel,
+            "Map": self._map,
+        }
+
+    # -- events -------------------------------------------------------------------------
+    def event(self, branch: Branch, event_type: str, key: str | None = None, details: dict[str, Any] | None = None,
+              previous: int | None = None) -> int:
+        event_id = self.run.history.add(
+            event_type, branch.last if previous is None else previous, branch.clock.now(), key, details
+        )
+        branch.last = event_id
+        return event_id
+
+    # -- the loop -----------------------------------------------------------------------
+    def run_machine(self, machine: Machine, data: Any, branch: Branch) -> Any:
+        states = machine.states
+        name: str | None = machine.start_at
+        deadline = self.run.deadline
+        while True:
+            if branch.cancel.cancelled:
+                raise Cancelled()
+            if deadline is not None and branch.clock.now() >= deadline:
+                raise ExecutionTimedOut()
+            data, name = self.run_state(states[name], data, branch)
+            if name is None:
+                return data
+
+    def run_state(self, state: State, data: Any, branch: Branch) -> tuple[Any, str | None]:
+        kind = state.type
+        entered = self.event(
+            branch, kind + "StateEntered", "stateEnteredEventDetails",
+            {"name": state.name, "input": branch.text_of(data), "inputDetails": _NOT_TRUNCATED},
+        )
+        env = Env(self.run, branch, state.name, branch.clock.now())
+        try:
+            output, next_name = self._executors[kind](state, data, branch, env)
+        except StatesError as err:
+            if err.error == RUNTIME and err.cause is not None and not err.cause.startswith("An error occurred"):
+                err.cause = f"An error occurred while executing the state '{state.name}' (entered at the event id #{entered}). {err.cause}"
+            catcher = self._catcher(state.catch, err)
+            if catcher is None:
+                raise
+            output = self._apply_result_path(catcher.result_path, data, _error_output(err))
+            next_name = catcher.next
+        text = to_json(output)
+        check_payload(text, f"state '{state.name}' output")
+        branch.last_value, branch.last_text = output, text
+        self.event(
+            branch, kind + "StateExited", "stateExitedEventDetails",
+            {"name": state.name, "output": text, "outputDetails": _NOT_TRUNCATED},
+        )
+        return output, next_name
+
+    @staticmethod
+    def _catcher(catchers: list[Catcher], err: StatesError) -> Catcher | None:
+        for catcher in catchers:
+            if _matches(catcher.error_equals, err.error):
+                return catcher
+        return None
+
+    # -- data flow ----------------------------------------------------------------------
+    @staticmethod
+    def _input(state: State, data: Any, env: Env) -> Any:
+        path = state.input_path
+        if path is UNSET:
+            return data
+        return {} if path is None else path.get(data, env)
+
+    @staticmethod
+    def _apply_result_path(path: Any, data: Any, result: Any) -> Any:
+        if path is UNSET:
+            return result
+        return data if path is None else path.set(data, result)
+
+    def _output(self, state: State, data: Any, result: Any, env: Env) -> Any:
+        """ResultSelector → ResultPath → OutputPath."""
+        if state.result_selector is not None:
+            result = state.result_selector.render(result, env)
+        out = self._apply_result_path(state.result_path, data, result)
+        path = state.output_path
+        if path is UNSET:
+            return out
+        return {} if path is None else path.get(out, env)
+
+    @staticmethod
+    def _only_output_path(state: State, data: Any, env: Env) -> Any:
+        path = state.output_path
+        if path is UNSET:
+            return data
+        return {} if path is None else path.get(data, env)
+
+    # -- retry --------------------------------------------------------------------------
+    def _with_retry(self, state: State, branch: Branch, env: Env, attempt: Callable[[], Any]) -> Any:
+        counts = [0] * len(state.retry)
+        while True:
+            try:
+                return attempt()
+            except StatesError as err:
+                index = next((i for i, r in enumerate(state.retry) if _matches(r.error_equals, err.error)), None)
+                if index is None:
+                    raise
+                retrier = state.retry[index]
+                if counts[index] >= retrier.max_attempts:
+                    raise
+                delay = retrier.interval_seconds * retrier.backoff_rate ** counts[index]
+                if retrier.max_delay_seconds is not None:
+                    delay = min(delay, retrier.max_delay_seconds)
+                if retrier.jitter_full:
+                    delay = self.run.random.uniform(0, delay)
+                counts[index] += 1
+                env.retry_count += 1
+                env.invalidate()
+                self._sleep(branch, delay)
+
+    def _sleep(self, branch: Branch, seconds: float) -> None:
+        deadline = self.run.deadline
+        if deadline is not None and branch.clock.now() + seconds >= deadline:
+            branch.clock.sleep(max(0.0, deadline - branch.clock.now()), branch.cancel)
+            raise ExecutionTimedOut()
+        branch.clock.sleep(seconds, branch.cancel)
+
+    # -- state types --------------------------------------------------------------------
+    def _pass(self, state: PassState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
+        effective = self._input(state, data, env)
+        if state.result is not UNSET:
+            result = state.result
+        elif state.parameters is not None:
+            result = state.parameters.render(effective, env)
+        else:
+            result = effective
+        return self._output(state, data, result, env), state.next
+
+    def _succeed(self, state: SucceedState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
+        return self._only_output_path(state, self._input(state, data, env), env), None
+
+    def _fail(self, state: FailState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
+        error = state.error if state.error_path is None else self._fail_field(state.error_path, data, env, "ErrorPath")
+        cause = state.cause if state.cause_path is None else self._fail_field(state.cause_path, data, env, "CausePath")
+        raise _FailStateError(error, cause)
+
+    @staticmethod
+    def _fail_field(expr: Any, data: Any, env: Env, field: str) -> str:
+        value = expr.get(data, env) if hasattr(expr, "get") else expr.evaluate(data, env)
+        if not isinstance(value, str):
+            raise StatesError(RUNTIME, f"The {field} field must resolve to a string, but got: {to_json(value)}")
+        return value
+
+    def _choice(self, state: ChoiceState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
+        effective = self._input(state, data, env)
+        for rule in state.choices:
+            if rule.predicate(effective, env):
+                target = rule.next
+                break
+        else:
+            if state.default is None:
+                raise StatesError(NO_CHOICE_MATCHED, "No Matches!")
+            target = state.default
+        return self._only_output_path(state, effective, env), target
+
+    def _wait(self, state: WaitState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
+        effective = self._input(state, data, env)
+        if state.seconds is not None:
+            seconds = state.seconds
+        elif state.seconds_path is not None:
+            value = state.seconds_path.get(effective, env)
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise StatesError(RUNTIME, f"The SecondsPath parameter cannot be parsed as a long value: "
+                                           f"{state.seconds_path.text} == {_display(value)}")
+            if value < 0:
+                raise StatesError(RUNTIME, f"The SecondsPath parameter references a negative value: "
+                                           f"{state.seconds_path.text} == {value}")
+            seconds = value
+        else:
+            if state.timestamp is not None:
+                text = state.timestamp
+            else:
+                text = state.timestamp_path.get(effective, env)
+            when = parse_timestamp(text)
+            if when is None:
+                raise StatesError(RUNTIME, "The TimestampPath parameter does not reference a valid ISO-8601 "
+                                           f"extended offset date-time format string: {state.timestamp_path.text} == "
+                                           f"{_display(text)}")
+            seconds = max(0.0, when.timestamp() - branch.clock.now())
+        if seconds > _MAX_WAIT_SECONDS:
+            raise StatesError(RUNTIME, "Wait state delay is too long.")
+        self._sleep(branch, seconds)
+        return self._only_output_path(state, effective, env), state.next
+
+    # -- Task -----------------------------------------------------------------------------
+    def _task(self, state: TaskState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
+        effective = self._input(state, data, env)
+        resource = self._resources.get(id(state))
+        if resource is None:
+            resource = self._resources[id(state)] = parse_resource(state.resource)
+        if resource.pattern == "waitForTaskToken":
+            env.task_token = str(uuid.UUID(int=self.run.random.getrandbits(128), version=4))
+        payload = state.parameters.render(effective, env) if state.parameters is not None else effective
+        timeout = self._seconds(state.timeout_seconds, state.timeout_seconds_path, effective, env)
+        heartbeat = self._seconds(state.heartbeat_seconds, state.heartbeat_seconds_path, effective, env)
+        handler = self.run.registry.resolve(resource)
+        result = self._with_retry(
+            state, branch, env, lambda: self._invoke(state, resource, handler, payload, branch, env, timeout, heartbeat)
+        )
+        return self._output(state, data, result, env), state.next
+
+    @staticmethod
+    def _seconds(fixed: float | None, path: Any, data: Any, env: Env) -> float | None:
+        if path is None:
+            return fixed
+        value = path.get(data, env)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise StatesError(RUNTIME, f"The {path.text} path must reference a positive integer, but got: "
+                                       f"{_display(value)}")
+        return value
+
+    def _invoke(self, state: TaskState, resource: Resource, handler: Callable[[TaskRequest], Any], payload: Any,
+                branch: Branch, env: Env, timeout: float | None, heartbeat: float | None) -> Any:
+        lambda_style = resource.kind == "lambda"
+        names = {"resourceType": resource.service, "resource": resource.history_resource}
+        payload_text = to_json(payload)
+        if lambda_style:
+            scheduled = {"resource": resource.arn, "input": payload_text, "inputDetails": _NOT_TRUNCATED}
+            if timeout is not None:
+                scheduled["timeoutInSeconds"] = int(timeout)
+            self.event(branch, "LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails", scheduled)
+            self.event(branch, "LambdaFunctionStarted")
+        else:
+            scheduled = {**names, "region": resource.region, "parameters": payload_text}
+            if timeout is not None:
+                scheduled["timeoutInSeconds"] = int(timeout)
+            if heartbeat is not None:
+                scheduled["heartbeatInSeconds"] = int(heartbeat)
+            self.event(branch, "TaskScheduled", "taskScheduledEventDetails", scheduled)
+            self.event(branch, "TaskStarted", "taskStartedEventDetails", dict(names))
+
+        clock = branch.clock
+        started = clock.now()
+        beat = [started]
+
+        def sleeper(seconds: float) -> None:
+            limit = None
+            if timeout is not None:
+                limit = (started + timeout, TIMEOUT)
+            if heartbeat is not None and (limit is None or beat[0] + heartbeat < limit[0]):
+                limit = (beat[0] + heartbeat, HEARTBEAT_TIMEOUT)
+            if limit is not None and clock.now() + seconds > limit[0]:
+                clock.sleep(max(0.0, limit[0] - clock.now()), branch.cancel)
+                raise TaskTimedOut(limit[1])
+            clock.sleep(seconds, branch.cancel)
+
+        def heartbeater() -> None:
+            beat[0] = clock.now()
+
+        context = TaskContext(
+            execution_arn=self.run.execution_arn, state_name=state.name, task_token=env.task_token,
+            credentials=state.credentials, sleeper=sleeper, heartbeater=heartbeater,
+        )
+        try:
+            result = handler(TaskRequest(resource, payload, context))
+            if timeout is not None and clock.now() - started > timeout:
+                raise TaskTimedOut(TIMEOUT)
+            text = to_json(result)
+            check_payload(text, f"state/task '{state.name}' result")
+        except TaskTimedOut as err:
+            details = _failure_details(err)
+            if lambda_style:
+                self.event(branch, "LambdaFunctionTimedOut", "lambdaFunctionTimedOutEventDetails", details)
+            else:
+                self.event(branch, "TaskTimedOut", "taskTimedOutEventDetails", {**names, **details})
+            raise
+        except StatesError as err:
+            if err.error == RUNTIME:
+                raise
+            details = _failure_details(err)
+            if lambda_style:
+                self.event(branch, "LambdaFunctionFailed", "lambdaFunctionFailedEventDetails", details)
+            else:
+                self.event(branch, "TaskFailed", "taskFailedEventDetails", {**names, **details})
+            raise
+        if lambda_style:
+            self.event(branch, "LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails",
+                       {"output": text, "outputDetails": _NOT_TRUNCATED})
+        else:
+            if resource.pattern.startswith("sync"):
+                self.event(branch, "TaskSubmitted", "taskSubmittedEventDetails",
+                           {**names, "output": payload_text, "outputDetails": _NOT_TRUNCATED})
+            self.event(branch, "TaskSucceeded", "taskSucceededEventDetails",
+                       {**names, "output": text, "outputDetails": _NOT_TRUNCATED})
+        return result
+
+    # -- Parallel -------------------------------------------------------------------------
+    def _parallel(self, state: ParallelState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
+        effective = self._input(state, data, env)
+        payload = state.parameters.render(effective, env) if state.parameters is not None else effective
+
+        def attempt() -> list[Any]:
+            started = self.event(branch, "ParallelStateStarted")
+            try:
+                results = self._fan_out(
+                    branch, [(m, payload, None) for m in state.branches], started, len(state.branches),
+                )
+            except StatesError:
+                self.event(branch, "ParallelStateFailed")
+                raise
+            self.event(branch, "ParallelStateSucceeded")
+            return results
+
+        results = self._with_retry(state, branch, env, attempt)
+        return self._output(state, data, results, env), state.next
+
+    def _concurrent(self, machines: list[Machine]) -> bool:
+        return any(m.has_task or (self.run.real_clock and m.has_wait) for m in machines)
+
+    def _fan_out(self, branch: Branch, jobs: list[tuple[Machine, Any, Callable[[Branch, Any], Any] | None]],
+                 started: int, workers: int) -> list[Any]:
+        """Run sub-machines (Parallel branches or Map iterations); results in job order.
+
+        Runs them one after the other unless one can block (a Task, or a real-time Wait):
+        pure-ASL work gains nothing from threads under the GIL, and order is deterministic.
+        The first failure stops the rest and is raised.
+        """
+        cancel = CancelToken(branch.cancel)
+        children: list[Branch] = []
+        results: list[Any] = [None] * len(jobs)
+
+        def one(index: int, last: int) -> Branch:
+            machine, data, wrap = jobs[index]
+            child = branch.fork(last, cancel)
+            children.append(child)
+            results[index] = wrap(child, data) if wrap else self.run_machine(machine, data, child)
+            return child
+
+        try:
+            if workers <= 1 or not self._concurrent([j[0] for j in jobs]):
+                last = started
+                for index in range(len(jobs)):
+                    last = one(index, last).last
+                branch.last = last
+            else:
+                with ThreadPoolExecutor(max_workers=min(workers, len(jobs)),
+                                        thread_name_prefix="sfn-branch") as pool:
+                    futures = [pool.submit(one, i, started) for i in range(len(jobs))]
+                    done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+                    failed = [f for f in futures if f.done() and f.exception() is not None]
+                    if failed:
+                        cancel.cancel()
+                        wait(futures)
+                        raise failed[0].exception()
+                branch.last = max((c.last for c in children), default=started)
+        except BaseException:
+            cancel.cancel()
+            branch.last = max((c.last for c in children), default=started)
+            raise
+        finally:
+            branch.clock.join([c.clock for c in children])
+        return results
+
+    # -- Map ------------------------------------------------------------------------------
+    def _map(self, state: MapState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
+        effective = self._input(state, data, env)
+        items = effective if state.items_path is UNSET else (
+            None if state.items_path is None else state.items_path.get(effective, env)
+        )
+        if not isinstance(items, list):
+            where = state.items_path.text if state.items_path not in (UNSET, None) else "$"
+            raise StatesError(RUNTIME, f"Invalid path '{where}': The ItemsPath field refers to value "
+                                       f"{to_json(items)} which is not a valid array.")
+        concurrency = state.max_concurrency
+        if state.max_concurrency_path is not None:
+            concurrency = self._integer(state.max_concurrency_path, effective, env, "MaxConcurrencyPath")
+        tolerated_count = state.tolerated_failure_count
+        if state.tolerated_failure_count_path is not None:
+            tolerated_count = self._integer(state.tolerated_failure_count_path, effective, env,
+                                            "ToleratedFailureCountPath")
+            if tolerated_count < 0:
+                raise StatesError(RUNTIME, "ToleratedFailureCount cannot be negative.")
+        tolerated_pct = state.tolerated_failure_percentage
+        if state.tolerated_failure_percentage_path is not None:
+            tolerated_pct = self._number(state.tolerated_failure_percentage_path, effective, env,
+                                         "ToleratedFailurePercentagePath")
+            if not 0 <= tolerated_pct <= 100:
+                raise StatesError(RUNTIME, "ToleratedFailurePercentage must be between 0 and 100.")
+        tolerant = tolerated_count is not None or tolerated_pct is not None
+
+        inputs = [self._item_input(state, effective, index, item, env) for index, item in enumerate(items)]
+        self.event(branch, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
+
+        def attempt() -> list[Any]:
+            if state.distributed:
+                return self._map_run(state, inputs, branch, concurrency, tolerant, tolerated_count, tolerated_pct)
+            return self._iterate(state, inputs, branch, concurrency, tolerant, tolerated_count, tolerated_pct)
+
+        try:
+            results = self._with_retry(state, branch, env, attempt)
+        except StatesError:
+            self.event(branch, "MapStateFailed")
+            raise
+        self.event(branch, "MapStateSucceeded")
+        return self._output(state, data, results, env), state.next
+
+    def _item_input(self, state: MapState, effective: Any, index: int, item: Any, env: Env) -> Any:
+        if state.item_selector is None:
+            return item
+        env.map_item = {"Index": index, "Value": item}
+        env.invalidate()
+        try:
+            return state.item_selector.render(effective, env)
+        finally:
+            env.map_item = None
+            env.invalidate()
+
+    @staticmethod
+    def _integer(path: Any, data: Any, env: Env, field: str) -> int:
+        value = path.get(data, env)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+            raise StatesError(RUNTIME, f"The {field} field refers to value \"{_display(value)}\" "
+                                       f"which is not a valid integer: {path.text}")
+        return int(value)
+
+    @staticmethod
+    def _number(path: Any, data: Any, env: Env, field: str) -> float:
+        value = path.get(data, env)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise StatesError(RUNTIME, f"The {field} field refers to value \"{_display(value)}\" "
+                                       f"which is not a valid float: {path.text}")
+        return float(value)
+
+    def _iterate(self, state: MapState, inputs: list[Any], branch: Branch, concurrency: int, tolerant: bool,
+                 tolerated_count: int | None, tolerated_pct: float | None) -> list[Any]:
+        failures: list[StatesError] = []
+        lock = threading.Lock()
+
+        def iteration(index: int) -> Callable[[Branch, Any], Any]:
+            def run(child: Branch, item: Any) -> Any:
+                ident = {"index": index, "name": state.name}
+                self.event(child, "MapIterationStarted", "mapIterationStartedEventDetails", ident)
+                try:
+                    out = self.run_machine(state.processor, item, child)
+                except Cancelled:
+                    self.event(child, "MapIterationAborted", "mapIterationAbortedEventDetails", ident)
+                    raise
+                except StatesError as err:
+                    failed_after = child.last
+                    self.event(child, "MapIterationFailed", "mapIterationFailedEventDetails", ident)
+                    child.last = failed_after
+                    if not tolerant:
+                        raise
+                    with lock:
+                        failures.append(err)
+                        if self._exceeds(len(failures), len(inputs), tolerated_count, tolerated_pct):
+                            raise StatesError(EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                                              "The specified tolerated failure threshold was exceeded") from None
+                    return _error_output(err)
+                last_inner = child.last
+                self.event(child, "MapIterationSucceeded", "mapIterationSucceededEventDetails", ident)
+                child.last = last_inner
+                return out
+
+            return run
+
+        workers = concurrency if concurrency > 0 else _MAX_INLINE_CONCURRENCY
+        jobs = [(state.processor, item, iteration(i)) for i, item in enumerate(inputs)]
+        return self._fan_out(branch, jobs, branch.last, min(workers, _MAX_INLINE_CONCURRENCY))
+
+    @staticmethod
+    def _exceeds(failed: int, total: int, count: int | None, pct: float | None) -> bool:
+        if count is not None and failed > count:
+            return pct is None or failed * 100 > pct * total
+        if pct is not None and failed * 100 > pct * total:
+            return count is None or failed > count
+        return False
+
+    def _map_run(self, state: MapState, inputs: list[Any], branch: Branch, concurrency: int, tolerant: bool,
+                 tolerated_count: int | None, tolerated_pct: float | None) -> list[Any]:
+        """A Distributed Map: iterations are child executions, so their events stay out of this history."""
+        run_arn = f"{self.run.state_machine_arn.replace(':stateMachine:', ':mapRun:')}/{state.label or state.name}:" \
+                  f"{uuid.UUID(int=self.run.random.getrandbits(128), version=4)}"
+        self.event(branch, "MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": run_arn})
+        child_run = Interpreter(Run(**{**self.run.__dict__, "history": History(limit=None)}))
+        child_run._resources = self._resources
+        root = Branch(branch.clock.fork(), 0, CancelToken(branch.cancel), branch.variables)
+        try:
+            results = child_run._iterate(state, inputs, root, concurrency, tolerant, tolerated_count, tolerated_pct)
+        except StatesError as err:
+            self.event(branch, "MapRunFailed", "mapRunFailedEventDetails", _failure_details(err))
+            raise
+        finally:
+            branch.clock.join([root.clock])
+        self.event(branch, "MapRunSucceeded")
+        return results
+
+
+class _FailStateError(StatesError):
+    """Raised by a Fail state: never caught by the Fail state itself (it has no Catch)."""

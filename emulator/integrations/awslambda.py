@@ -1,0 +1,65 @@
+"""AWS Lambda: `arn:aws:states:::lambda:invoke` and bare function ARNs, backed by Python callables.
+
+Functions are looked up by name (the last part of a function ARN, without alias or version).
+`lambda:invoke` returns Lambda's Invoke response (Payload, StatusCode, ...); a bare function
+ARN returns the function's result itself, as Step Functions does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from emulator.errors import StatesError
+from emulator.integrations.python import call
+from emulator.integrations.registry import SERVICES, Handler, Registry, Resource, TaskRequest
+
+
+def function_name(name_or_arn: str) -> str:
+    """`my-fn`, `my-fn:alias`, `arn:aws:lambda:r:a:function:my-fn[:alias]` → `my-fn`."""
+    if name_or_arn.startswith("arn:"):
+        parts = name_or_arn.split(":")
+        return parts[6] if len(parts) > 6 else name_or_arn
+    return name_or_arn.split(":", 1)[0]
+
+
+def _not_found(name: str, region: str) -> StatesError:
+    return StatesError(
+        "Lambda.ResourceNotFoundException",
+        f"Function not found: arn:aws:lambda:{region}:123456789012:function:{name}:$LATEST "
+        "(Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException)",
+    )
+
+
+def handler(resource: Resource, functions: Mapping[str, Callable[..., Any]]) -> Handler | None:
+    if resource.kind == "lambda":
+        fn = functions.get(resource.action)
+        if fn is None:
+            return None
+        return lambda request: call(fn, request.payload, request.context)
+    if resource.action != "invoke":
+        return None
+
+    def invoke(request: TaskRequest) -> Any:
+        payload = request.payload if isinstance(request.payload, dict) else {}
+        name = function_name(str(payload.get("FunctionName", "")))
+        fn = functions.get(name)
+        if fn is None:
+            raise _not_found(name, resource.region)
+        result = call(fn, payload.get("Payload"), request.context)
+        return {
+            "ExecutedVersion": "$LATEST",
+            "Payload": result,
+            "SdkHttpMetadata": {"HttpStatusCode": 200},
+            "SdkResponseMetadata": {},
+            "StatusCode": 200,
+        }
+
+    return invoke
+
+
+def _factory(resource: Resource, registry: Registry) -> Handler | None:
+    return handler(resource, registry.callables)
+
+
+SERVICES["lambda"] = _factory

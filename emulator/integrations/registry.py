@@ -1,0 +1,125 @@
+"""Resource ARNs → handlers.
+
+A service module registers a factory for its service name (`lambda`, `s3`, `glue`, ...);
+user-supplied Python callables take precedence, keyed by full ARN or by a short name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from emulator.errors import RUNTIME, StatesError
+
+_SERVICE_ARN = re.compile(r"arn:(?P<partition>[\w-]+):states:(?P<region>[\w-]*):(?P<account>\d*):(?P<rest>.+)")
+_LAMBDA_ARN = re.compile(r"arn:[\w-]+:lambda:(?P<region>[\w-]+):(?P<account>\d+):function:(?P<name>[^:]+)(:.+)?")
+_PATTERNS = (".waitForTaskToken", ".sync:2", ".sync")
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A parsed Task Resource, with the names AWS's history events use for it."""
+
+    arn: str
+    service: str  # "lambda", "aws-sdk:s3", "glue", "activity", ...
+    action: str  # "invoke", "getObject", "startJobRun", or a function/activity name
+    pattern: str = ""  # "", "sync", "sync:2" or "waitForTaskToken"
+    region: str = "us-east-1"
+    kind: str = "service"  # "service" (arn:aws:states:::...), "lambda" (a function ARN), "activity", "other"
+
+    @property
+    def history_resource(self) -> str:
+        return f"{self.action}.{self.pattern}" if self.pattern else self.action
+
+
+def parse_resource(arn: str) -> Resource:
+    """Split a Task Resource into service, action and integration pattern."""
+    if m := _LAMBDA_ARN.fullmatch(arn):
+        return Resource(arn, "lambda", m.group("name"), region=m.group("region"), kind="lambda")
+    if m := _SERVICE_ARN.fullmatch(arn):
+        rest, region = m.group("rest"), m.group("region") or "us-east-1"
+        if rest.startswith("activity:"):
+            return Resource(arn, "activity", rest.split(":", 1)[1], region=region, kind="activity")
+        pattern = ""
+        for suffix in _PATTERNS:
+            if rest.endswith(suffix):
+                rest, pattern = rest[: -len(suffix)], suffix[1:]
+                break
+        service, _, action = rest.rpartition(":")
+        return Resource(arn, service or rest, action, pattern, region)
+    return Resource(arn, "other", arn, kind="other")
+
+
+class Clock(Protocol):
+    def sleep(self, seconds: float) -> None: ...
+
+
+@dataclass
+class TaskContext:
+    """What a handler may know and do beyond its payload (the engine fills it in)."""
+
+    execution_arn: str
+    state_name: str
+    task_token: str | None = None
+    credentials: Any = None
+    sleeper: Callable[[float], None] | None = None
+    heartbeater: Callable[[], None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def sleep(self, seconds: float) -> None:
+        """Take `seconds` on the execution's clock (virtual by default): counts toward TimeoutSeconds."""
+        if self.sleeper is not None:
+            self.sleeper(seconds)
+
+    def heartbeat(self) -> None:
+        """SendTaskHeartbeat: resets the HeartbeatSeconds timer."""
+        if self.heartbeater is not None:
+            self.heartbeater()
+
+
+@dataclass
+class TaskRequest:
+    resource: Resource
+    payload: Any
+    context: TaskContext
+
+
+Handler = Callable[[TaskRequest], Any]
+HandlerFactory = Callable[[Resource, "Registry"], Handler | None]
+
+# Service modules add themselves here: service name → factory returning a handler (or None).
+SERVICES: dict[str, HandlerFactory] = {}
+
+
+class Registry:
+    """Resolves Task resources for one state machine run."""
+
+    def __init__(self, resources: Mapping[str, Callable[..., Any]] | None = None) -> None:
+        self.callables: dict[str, Callable[..., Any]] = dict(resources or {})
+
+    def resolve(self, resource: Resource) -> Handler:
+        handler = None
+        if (fn := self.callables.get(resource.arn)) is not None:
+            handler = _bind(fn)
+        elif (factory := SERVICES.get(resource.service)) is not None:
+            handler = factory(resource, self)
+        if handler is None:
+            raise StatesError(RUNTIME, _unknown(resource))
+        return handler
+
+
+def _bind(fn: Callable[..., Any]) -> Handler:
+    from emulator.integrations.python import call
+
+    return lambda request: call(fn, request.payload, request.context)
+
+
+def _unknown(resource: Resource) -> str:
+    if resource.kind == "activity":
+        return f"The activity {resource.arn} does not exist."
+    return (
+        f"No local handler for resource '{resource.arn}'. Register one with "
+        f"resources={{'{resource.arn}': callable}} (Python API) or in the project's config."
+    )
