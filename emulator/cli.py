@@ -113,7 +113,7 @@ def main() -> None:
     """Console entry point: any unexpected error is one line, not a traceback (SFN_LOCAL_DEBUG=1 shows it)."""
     try:
         cli(standalone_mode=True)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence for the CLI
+    except Exception as exc:
         if os.environ.get("SFN_LOCAL_DEBUG"):
             raise
         _fail(f"internal error: {type(exc).__name__}: {exc} (set SFN_LOCAL_DEBUG=1 for the traceback)", 3)

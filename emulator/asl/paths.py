@@ -103,7 +103,7 @@ def _split(body: str, text: str) -> tuple[list[str | int], bool]:
 class Path:
     """A compiled JSONPath: `get(data, env)` returns what it selects."""
 
-    __slots__ = ("text", "root", "variable", "steps", "definite", "_indefinite")
+    __slots__ = ("_indefinite", "definite", "root", "steps", "text", "variable")
 
     def __init__(self, text: str) -> None:
         if not isinstance(text, str) or not text.startswith("$"):
@@ -122,7 +122,7 @@ class Path:
         if indefinite:
             try:
                 self._indefinite = _jayway_wildcards(_jsonpath_parse("$" + body))
-            except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # noqa: BLE001 - jsonpath-ng raises bare Exception too
+            except (JsonPathLexerError, JsonPathParserError, Exception) as exc:
                 raise PathSyntaxError(f"invalid JSONPath '{text}': {exc}") from None
 
     def __repr__(self) -> str:

@@ -37,7 +37,7 @@ class Retrier:
 class Catcher:
     error_equals: tuple[str, ...]
     next: str
-    result_path: Path | None | Any = UNSET  # UNSET: "$"; None: discard the error output
+    result_path: Path | Any | None = UNSET  # UNSET: "$"; None: discard the error output
 
 
 @dataclass(slots=True)
@@ -54,9 +54,9 @@ class State:
     type: str
     next: str | None = None
     end: bool = False
-    input_path: Path | None | Any = UNSET  # UNSET: "$"; None: {}
-    output_path: Path | None | Any = UNSET
-    result_path: Path | None | Any = UNSET  # UNSET: "$" (replace); None: keep the input
+    input_path: Path | Any | None = UNSET  # UNSET: "$"; None: {}
+    output_path: Path | Any | None = UNSET
+    result_path: Path | Any | None = UNSET  # UNSET: "$" (replace); None: keep the input
     parameters: Template | None = None
     result_selector: Template | None = None
     retry: list[Retrier] = field(default_factory=list)
@@ -115,7 +115,7 @@ class ParallelState(State):
 @dataclass(slots=True, eq=False)
 class MapState(State):
     processor: Machine | None = None
-    items_path: Path | None | Any = UNSET
+    items_path: Path | Any | None = UNSET
     item_selector: Template | None = None
     max_concurrency: int = 0
     max_concurrency_path: Path | None = None

@@ -15,7 +15,7 @@ from typing import Any
 
 from emulator.asl.parser import load_definition, parse
 from emulator.engine.clock import Cancelled, CancelToken, Clock
-from emulator.engine.history import History, HistoryLimitExceeded, MAX_EVENTS, check_payload, to_json
+from emulator.engine.history import MAX_EVENTS, History, HistoryLimitExceeded, check_payload, to_json
 from emulator.engine.interpreter import Branch, ExecutionTimedOut, Interpreter, Run
 from emulator.errors import RUNTIME, TIMEOUT, StatesError
 from emulator.integrations import Registry

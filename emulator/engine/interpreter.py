@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.asl.choice import parse_timestamp
-from emulator.asl.paths import PathNotFound
 from emulator.asl.states import (
     UNSET,
     Catcher,
@@ -127,7 +126,9 @@ class Env:
                     "RedriveCount": 0,
                 },
                 "StateMachine": {"Id": run.state_machine_arn, "Name": run.state_machine_name},
-                "State": {"EnteredTime": iso8601(self.entered), "Name": self.state_name, "RetryCount": self.retry_count},
+                "State": {
+                    "EnteredTime": iso8601(self.entered), "Name": self.state_name, "RetryCount": self.retry_count,
+                },
             }
             if self.task_token is not None:
                 doc["Task"] = {"Token": self.task_token}
@@ -169,10 +170,7 @@ def _failure_details(err: StatesError) -> dict[str, Any]:
 def _matches(error_equals: tuple[str, ...], error: str | None) -> bool:
     if error in NOT_MATCHED_BY_ALL:
         return error in error_equals and error != RUNTIME
-    for name in error_equals:
-        if name == ALL or name == error or (name == TASK_FAILED and error != TIMEOUT):
-            return True
-    return False
+    return any(name in (ALL, error) or (name == TASK_FAILED and error != TIMEOUT) for name in error_equals)
 
 
 def _display(value: Any) -> str:
@@ -230,7 +228,8 @@ class Interpreter:
             output, next_name = self._executors[kind](state, data, branch, env)
         except StatesError as err:
             if err.error == RUNTIME and err.cause is not None and not err.cause.startswith("An error occurred"):
-                err.cause = f"An error occurred while executing the state '{state.name}' (entered at the event id #{entered}). {err.cause}"
+                err.cause = (f"An error occurred while executing the state '{state.name}' "
+                             f"(entered at the event id #{entered}). {err.cause}")
             catcher = self._catcher(state.catch, err)
             if catcher is None:
                 raise
@@ -367,10 +366,7 @@ class Interpreter:
                                            f"{state.seconds_path.text} == {value}")
             seconds = value
         else:
-            if state.timestamp is not None:
-                text = state.timestamp
-            else:
-                text = state.timestamp_path.get(effective, env)
+            text = state.timestamp if state.timestamp is not None else state.timestamp_path.get(effective, env)
             when = parse_timestamp(text)
             if when is None:
                 raise StatesError(RUNTIME, "The TimestampPath parameter does not reference a valid ISO-8601 "
@@ -390,13 +386,16 @@ class Interpreter:
             resource = self._resources[id(state)] = parse_resource(state.resource)
         if resource.pattern == "waitForTaskToken":
             env.task_token = str(uuid.UUID(int=self.run.random.getrandbits(128), version=4))
-        payload = state.parameters.render(effective, env) if state.parameters is not None else effective
         timeout = self._seconds(state.timeout_seconds, state.timeout_seconds_path, effective, env)
         heartbeat = self._seconds(state.heartbeat_seconds, state.heartbeat_seconds_path, effective, env)
         handler = self.run.registry.resolve(resource)
-        result = self._with_retry(
-            state, branch, env, lambda: self._invoke(state, resource, handler, payload, branch, env, timeout, heartbeat)
-        )
+
+        def attempt() -> Any:
+            # Parameters are rendered per attempt: $$.State.RetryCount changes between them.
+            payload = state.parameters.render(effective, env) if state.parameters is not None else effective
+            return self._invoke(state, resource, handler, payload, branch, env, timeout, heartbeat)
+
+        result = self._with_retry(state, branch, env, attempt)
         return self._output(state, data, result, env), state.next
 
     @staticmethod
@@ -452,7 +451,11 @@ class Interpreter:
             credentials=state.credentials, sleeper=sleeper, heartbeater=heartbeater,
         )
         try:
-            result = handler(TaskRequest(resource, payload, context))
+            request = TaskRequest(resource, payload, context)
+            if clock.real and timeout is not None:
+                result = _call_with_deadline(handler, request, timeout)
+            else:
+                result = handler(request)
             if timeout is not None and clock.now() - started > timeout:
                 raise TaskTimedOut(TIMEOUT)
             text = to_json(result)
@@ -536,7 +539,7 @@ class Interpreter:
                 with ThreadPoolExecutor(max_workers=min(workers, len(jobs)),
                                         thread_name_prefix="sfn-branch") as pool:
                     futures = [pool.submit(one, i, started) for i in range(len(jobs))]
-                    done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+                    wait(futures, return_when=FIRST_EXCEPTION)
                     failed = [f for f in futures if f.done() and f.exception() is not None]
                     if failed:
                         cancel.cancel()
@@ -684,6 +687,26 @@ class Interpreter:
             branch.clock.join([root.clock])
         self.event(branch, "MapRunSucceeded")
         return results
+
+
+def _call_with_deadline(handler: Callable[[TaskRequest], Any], request: TaskRequest, timeout: float) -> Any:
+    """Real clock: stop waiting for a handler after `timeout` seconds (it is left to finish on its own)."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = handler(request)
+        except BaseException as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="sfn-task", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TaskTimedOut(TIMEOUT)
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
 
 
 class _FailStateError(StatesError):

@@ -33,7 +33,7 @@ def call(fn: Callable[..., Any], payload: Any, context: TaskContext) -> Any:
         return fn(payload, context) if wants_context(fn) else fn(payload)
     except StatesError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any user exception is the task's failure
+    except Exception as exc:
         raise StatesError(type(exc).__name__, lambda_error_cause(exc)) from exc
 
 

@@ -1,0 +1,163 @@
+"""Engine throughput: wall time and state transitions per second, full history recorded.
+
+    python bench/run.py [--repeat 5] [--peers]
+
+Definitions come from ../shared/bench/defs when it is there (the peers were measured on those),
+else the same shapes are generated here. Figures are medians over --repeat runs of a
+StateMachine parsed once. --peers also runs moto's Step Functions engine on them when moto is
+installed (it sleeps through Wait and retry back-off, so those are left out for it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import emulator  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "bench" / "defs"
+
+# Figures measured on this 2-core machine by the team (../shared/README.md): wall seconds.
+PEER_NOTES = {
+    "pass_chain_1000": {"moto 5.2.5": 1.72, "LocalStack 2026.3": 1.62, "aws-local-stepfunctions": 0.028},
+    "choice_loop_5k": {"moto 5.2.5": 8.9, "LocalStack 2026.3": 7.7, "aws-local-stepfunctions": 0.18},
+    "map_inline_1000": {"moto 5.2.5": 3.18, "LocalStack 2026.3": 3.22, "aws-local-stepfunctions": 0.105},
+    "parallel_fanout": {"moto 5.2.5": 0.88, "LocalStack 2026.3": 0.64, "aws-local-stepfunctions": 0.013},
+    "intrinsics_mix": {"moto 5.2.5": 0.84, "LocalStack 2026.3": 0.68, "aws-local-stepfunctions": 0.015},
+}
+
+
+def _pass_chain(n: int = 1000) -> tuple[dict[str, Any], Any]:
+    states = {}
+    for i in range(n):
+        states[f"P{i:04d}"] = {"Type": "Pass", "Parameters": {"i.$": "$.i", "tag": "x", "k": i}, "ResultPath": "$.last",
+                               **({"Next": f"P{i + 1:04d}"} if i + 1 < n else {"End": True})}
+    return {"StartAt": "P0000", "States": states}, {"i": 1, "payload": {"a": [1, 2, 3], "b": "hello"}}
+
+
+def _choice_loop(n: int = 5000) -> tuple[dict[str, Any], Any]:
+    return {"StartAt": "Inc", "States": {
+        "Inc": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)"}, "Next": "Check"},
+        "Check": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericLessThan": n, "Next": "Inc"}],
+                  "Default": "Done"},
+        "Done": {"Type": "Succeed"}}}, {"n": 0}
+
+
+def _map_inline(n: int = 1000) -> tuple[dict[str, Any], Any]:
+    step = {"Type": "Pass", "Parameters": {"id.$": "$.id", "label.$": "States.Format('{}-x', $.id)"}}
+    processor = {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "A", "States": {
+        "A": {**step, "Next": "B"}, "B": {**step, "Next": "C"}, "C": {**step, "End": True}}}
+    return {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 0,
+                                             "ItemProcessor": processor, "ResultPath": "$.results", "End": True}}}, \
+        {"items": [{"id": i} for i in range(n)]}
+
+
+def _parallel_fanout(branches: int = 10, length: int = 50) -> tuple[dict[str, Any], Any]:
+    def branch(b: int) -> dict[str, Any]:
+        states = {f"B{b}S{k:02d}": {"Type": "Pass", "Parameters": {"v.$": "$.v", "b": b, "k": k},
+                                     **({"Next": f"B{b}S{k + 1:02d}"} if k + 1 < length else {"End": True})}
+                  for k in range(length)}
+        return {"StartAt": f"B{b}S00", "States": states}
+
+    return {"StartAt": "Par", "States": {"Par": {"Type": "Parallel", "Branches": [branch(b) for b in range(branches)],
+                                                 "End": True}}}, {"v": 1}
+
+
+def _wait_1h() -> tuple[dict[str, Any], Any]:
+    return {"StartAt": "Sleep", "States": {"Sleep": {"Type": "Wait", "Seconds": 3600, "Next": "Done"},
+                                           "Done": {"Type": "Succeed"}}}, {}
+
+
+GENERATED = {
+    "pass_chain_1000": _pass_chain,
+    "choice_loop_5k": _choice_loop,
+    "map_inline_1000": _map_inline,
+    "parallel_fanout": _parallel_fanout,
+    "wait_1h": _wait_1h,
+}
+ORDER = ["pass_chain_1000", "choice_loop_5k", "map_inline_1000", "parallel_fanout", "intrinsics_mix",
+         "intrinsics_mix_flat", "wait_1h", "retry_backoff", "retry_backoff_task"]
+
+
+def load(name: str) -> tuple[dict[str, Any], Any] | None:
+    path = SHARED / f"{name}.json"
+    if path.is_file():
+        return json.loads(path.read_text()), json.loads((SHARED / f"{name}.input.json").read_text())
+    if name in GENERATED:
+        return GENERATED[name]()
+    return None
+
+
+def _always_fails(event: Any) -> Any:
+    raise RuntimeError("always fails")
+
+
+def measure(definition: dict[str, Any], data: Any, repeat: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    machine = emulator.StateMachine(definition, resources={"always-fails": _always_fails})
+    parse_s = time.perf_counter() - started
+    walls, ex = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        ex = machine.run(data, seed=0)
+        walls.append(time.perf_counter() - started)
+    transitions = sum(1 for e in ex.history if e["type"].endswith("StateEntered"))
+    wall = statistics.median(walls)
+    span = (ex.history[-1]["timestamp"] - ex.history[0]["timestamp"]).total_seconds()
+    return {"status": ex.status, "wall": wall, "transitions": transitions, "events": len(ex.history),
+            "rate": transitions / wall if wall else float("inf"), "parse": parse_s, "virtual_span": span}
+
+
+def measure_moto(definition: dict[str, Any], data: Any) -> float | None:
+    """Wall seconds for moto's engine to finish one execution, or None when moto is not installed."""
+    try:
+        import boto3
+        from moto import mock_aws
+    except ImportError:
+        return None
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        client = boto3.client("stepfunctions", region_name="us-east-1")
+        arn = client.create_state_machine(name="bench", definition=json.dumps(definition),
+                                          roleArn="arn:aws:iam::123456789012:role/bench")["stateMachineArn"]
+        started = time.perf_counter()
+        execution = client.start_execution(stateMachineArn=arn, input=json.dumps(data))["executionArn"]
+        while client.describe_execution(executionArn=execution)["status"] == "RUNNING":
+            time.sleep(0.005)
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--peers", action="store_true", help="also run moto's engine where it is installed")
+    args = parser.parse_args()
+    print(f"sfn-local engine benchmark (median of {args.repeat}, full history; defs from "
+          f"{SHARED if SHARED.is_dir() else 'bench/run.py generators'})")
+    print(f"{'definition':22} {'status':10} {'wall ms':>9} {'transitions':>11} {'trans/s':>9} {'events':>7} "
+          f"{'parse ms':>8} {'virtual s':>9}")
+    for name in ORDER:
+        loaded = load(name)
+        if loaded is None:
+            continue
+        r = measure(*loaded, args.repeat)
+        print(f"{name:22} {r['status']:10} {r['wall'] * 1000:9.2f} {r['transitions']:11d} {r['rate']:9.0f} "
+              f"{r['events']:7d} {r['parse'] * 1000:8.1f} {r['virtual_span']:9.0f}")
+        notes = PEER_NOTES.get(name, {})
+        peers = [f"{peer} {secs:.3f} s" for peer, secs in notes.items()]
+        if args.peers and name in notes:
+            moto = measure_moto(*loaded)
+            peers.append("moto (here, now) " + (f"{moto:.3f} s" if moto is not None else "not installed"))
+        if peers:
+            print(f"{'':22} peers: " + "; ".join(peers))
+
+
+if __name__ == "__main__":
+    main()
