@@ -494,17 +494,14 @@ class Interpreter:
 
         def attempt() -> list[Any]:
             started = self.event(branch, "ParallelStateStarted")
-            try:
-                results = self._fan_out(
-                    branch, [(m, payload, None) for m in state.branches], started, len(state.branches),
-                )
-            except StatesError:
-                self.event(branch, "ParallelStateFailed")
-                raise
-            self.event(branch, "ParallelStateSucceeded")
-            return results
+            return self._fan_out(branch, [(m, payload, None) for m in state.branches], started, len(state.branches))
 
-        results = self._with_retry(state, branch, env, attempt)
+        # AWS emits no ParallelStateSucceeded, and ParallelStateFailed only once retries are spent.
+        try:
+            results = self._with_retry(state, branch, env, attempt)
+        except StatesError:
+            self.event(branch, "ParallelStateFailed")
+            raise
         return self._output(state, data, results, env), state.next
 
     def _concurrent(self, machines: list[Machine]) -> bool:
@@ -567,6 +564,8 @@ class Interpreter:
         concurrency = state.max_concurrency
         if state.max_concurrency_path is not None:
             concurrency = self._integer(state.max_concurrency_path, effective, env, "MaxConcurrencyPath")
+        inputs = [self._item_input(state, effective, index, item, env) for index, item in enumerate(items)]
+        self.event(branch, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
         tolerated_count = state.tolerated_failure_count
         if state.tolerated_failure_count_path is not None:
             tolerated_count = self._integer(state.tolerated_failure_count_path, effective, env,
@@ -580,11 +579,13 @@ class Interpreter:
             if not 0 <= tolerated_pct <= 100:
                 raise StatesError(RUNTIME, "ToleratedFailurePercentage must be between 0 and 100.")
         tolerant = tolerated_count is not None or tolerated_pct is not None
-
-        inputs = [self._item_input(state, effective, index, item, env) for index, item in enumerate(items)]
-        self.event(branch, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
+        attempts = [0]
 
         def attempt() -> list[Any]:
+            # Each retry of a Map starts it again; AWS reports MapStateFailed only at the end.
+            if attempts[0]:
+                self.event(branch, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
+            attempts[0] += 1
             if state.distributed:
                 return self._map_run(state, inputs, branch, concurrency, tolerant, tolerated_count, tolerated_pct)
             return self._iterate(state, inputs, branch, concurrency, tolerant, tolerated_count, tolerated_pct)
