@@ -27,7 +27,8 @@ test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/run.py --peers
 
 conformance: $(VENV)/.installed
 	$(BIN)/python ../shared/tools/conformance.py ../shared/conformance/aws-recorded/cases.jsonl --deterministic-only

@@ -121,6 +121,7 @@ def measure_moto(definition: dict[str, Any], data: Any) -> float | None:
     try:
         import boto3
         from moto import mock_aws
+        from moto.stepfunctions.parser import models  # noqa: F401 - needs moto[stepfunctions]
     except ImportError:
         return None
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
@@ -143,20 +144,26 @@ def main() -> None:
           f"{SHARED if SHARED.is_dir() else 'bench/run.py generators'})")
     print(f"{'definition':22} {'status':10} {'wall ms':>9} {'transitions':>11} {'trans/s':>9} {'events':>7} "
           f"{'parse ms':>8} {'virtual s':>9}")
+    rows = []
     for name in ORDER:
         loaded = load(name)
         if loaded is None:
             continue
         r = measure(*loaded, args.repeat)
+        rows.append((name, loaded))
         print(f"{name:22} {r['status']:10} {r['wall'] * 1000:9.2f} {r['transitions']:11d} {r['rate']:9.0f} "
               f"{r['events']:7d} {r['parse'] * 1000:8.1f} {r['virtual_span']:9.0f}")
+    # Peers after ours: moto keeps execution threads alive that would skew our figures.
+    print("\npeers, wall seconds (noted: measured by the team on this machine, ../shared/README.md)")
+    for name, loaded in rows:
         notes = PEER_NOTES.get(name, {})
-        peers = [f"{peer} {secs:.3f} s" for peer, secs in notes.items()]
-        if args.peers and name in notes:
+        if not notes:
+            continue
+        peers = [f"{peer} {secs:.3f}" for peer, secs in notes.items()]
+        if args.peers:
             moto = measure_moto(*loaded)
-            peers.append("moto (here, now) " + (f"{moto:.3f} s" if moto is not None else "not installed"))
-        if peers:
-            print(f"{'':22} peers: " + "; ".join(peers))
+            peers.append("moto here, now: " + (f"{moto:.3f}" if moto is not None else "not installed"))
+        print(f"  {name:20} " + "; ".join(peers))
 
 
 if __name__ == "__main__":

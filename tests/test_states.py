@@ -124,7 +124,7 @@ def test_wait_bad_seconds_path() -> None:
 
 def test_parallel_results_in_branch_order() -> None:
     branches = [
-        {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": i, "End": True}}} for i in range(5)
+        {"StartAt": f"A{i}", "States": {f"A{i}": {"Type": "Pass", "Result": i, "End": True}}} for i in range(5)
     ]
     ex = emulator.run(chain(("P", {"Type": "Parallel", "Branches": branches})), {})
     assert ex.output == [0, 1, 2, 3, 4]
@@ -141,8 +141,9 @@ def test_parallel_task_branches_run_concurrently() -> None:
         return event
 
     arn = "arn:aws:lambda:us-east-1:123456789012:function:meet"
-    branch = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": arn, "End": True}}}
-    ex = emulator.run(chain(("P", {"Type": "Parallel", "Branches": [branch] * 3})), {"x": 1}, resources={"meet": meet})
+    branches = [{"StartAt": f"T{i}", "States": {f"T{i}": {"Type": "Task", "Resource": arn, "End": True}}}
+                for i in range(3)]
+    ex = emulator.run(chain(("P", {"Type": "Parallel", "Branches": branches})), {"x": 1}, resources={"meet": meet})
     assert ex.status == "SUCCEEDED"
     assert ex.output == [{"x": 1}] * 3
 
