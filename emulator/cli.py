@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -134,7 +135,9 @@ def run_command(definition: str, input_: str | None, name: str | None, real_time
     """Run DEFINITION (a .json file) and print its result."""
     machine = _load_machine(definition, handlers)
     data = _read_json_arg(input_, "input") if input_ is not None else None
+    started = time.perf_counter()
     execution = machine.run(data, name=name, clock="real" if real_time else "virtual", seed=seed)
+    wall = time.perf_counter() - started
     saved = _save(execution)
     if as_json:
         out = execution.describe()
@@ -144,16 +147,25 @@ def run_command(definition: str, input_: str | None, name: str | None, real_time
             out["history"] = execution.history
         click.echo(json.dumps(out, default=str, indent=2, ensure_ascii=False))
     else:
-        _print_execution(execution, saved)
+        _print_execution(execution, saved, wall)
         if show_history:
             _print_history(execution.history)
     sys.exit(0 if execution.status == "SUCCEEDED" else 1)
 
 
-def _print_execution(execution: Execution, saved: Path | None) -> None:
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.3f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+
+def _print_execution(execution: Execution, saved: Path | None, wall: float) -> None:
     states = sum(1 for e in execution.history if e["type"].endswith("StateEntered"))
     span = (execution.stop_date - execution.start_date).total_seconds() if execution.stop_date else 0.0
-    click.echo(f"{execution.status}  {execution.name}  ({states} states, {span:.3f} s of execution time)")
+    click.echo(f"{execution.status}  {execution.name}  ({states} states; execution time {_duration(span)}, "
+               f"ran in {wall * 1000:.0f} ms)")
     if execution.status == "SUCCEEDED":
         click.echo(_pretty(execution.output))
     else:

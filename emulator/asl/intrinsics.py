@@ -26,7 +26,7 @@ from decimal import Decimal
 from json.encoder import encode_basestring
 from typing import Any
 
-from emulator.asl.paths import Env, Path, PathNotFound, PathSyntaxError, compile_path
+from emulator.asl.paths import Env, Path, PathSyntaxError, compile_path
 from emulator.errors import INTRINSIC_FAILURE, RUNTIME, StatesError
 
 # AWS: "You can nest up to 10 intrinsic functions within a field". Enforced as a depth limit,
@@ -302,20 +302,11 @@ def _evaluator(arg: Any, call_text: str) -> Evaluator:
 
 def _path_evaluator(path: Path, call_text: str) -> Evaluator:
     """A path argument; one that selects nothing fails the state with States.Runtime, as AWS does."""
-    get = path.get
+    def describe(searched: Any) -> str:
+        return (f"The function '{call_text}' had the following error: The JsonPath argument for the field "
+                f"'{path.text}' could not be found in the input '{_json_text(searched)}'")
 
-    def select(data: Any, env: Env | None) -> Any:
-        try:
-            return get(data, env)
-        except PathNotFound:
-            source = env.context if path.root == "context" and env is not None else data
-            raise StatesError(
-                RUNTIME,
-                f"The function '{call_text}' had the following error: The JsonPath argument for the field "
-                f"'{path.text}' could not be found in the input '{_json_text(source)}'",
-            ) from None
-
-    return select
+    return lambda data, env: path.get_for(data, env, describe)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def parse(definition: dict[str, Any]) -> Machine:
 
 
 def _unsupported(definition: dict[str, Any]) -> list[Diagnostic]:
-    """Valid ASL this version cannot run yet: JSONata states."""
+    """Valid ASL this version cannot run yet: JSONata states, and Distributed Map's S3 reader/writer and batching."""
     found: list[Diagnostic] = []
 
     def visit(spec: dict[str, Any], pointer: str, language: str) -> None:
@@ -81,6 +81,9 @@ def _unsupported(definition: dict[str, Any]) -> list[Diagnostic]:
             state_language = body.get("QueryLanguage", language)
             if state_language == "JSONata":
                 found.append(Diagnostic(here, "JSONata states are not supported yet", "UNSUPPORTED_FEATURE"))
+            for key in ("ItemReader", "ResultWriter", "ItemBatcher"):
+                if key in body:
+                    found.append(Diagnostic(f"{here}/{key}", f"Map {key} is not supported yet", "UNSUPPORTED_FEATURE"))
             for key in ("ItemProcessor", "Iterator"):
                 if isinstance(body.get(key), dict):
                     visit(body[key], f"{here}/{key}", state_language)

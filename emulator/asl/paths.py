@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from jsonpath_ng import jsonpath as _jp
@@ -161,6 +161,18 @@ class Path:
             detail = f"No results for path: {where}" if pos == last else f"Missing property in path {where}"
             raise PathNotFound(self.text, detail)
         return cur
+
+    def get_for(self, data: Any, env: Env | None, describe: Callable[[Any], str]) -> Any:
+        """`get`, but a miss fails with States.Runtime and `describe(searched document)` as the cause.
+
+        Fields word their misses differently (Parameters, intrinsic arguments, ...); the
+        document searched is the state's data, or the context object for `$$` paths.
+        """
+        try:
+            return self.get(data, env)
+        except PathNotFound:
+            searched = env.context if self.root == "context" and env is not None else data
+            raise StatesError(RUNTIME, describe(searched)) from None
 
     def exists(self, data: Any, env: Env | None = None) -> bool:
         try:

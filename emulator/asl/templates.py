@@ -11,8 +11,7 @@ import json
 from typing import Any
 
 from emulator.asl.intrinsics import compile_intrinsic, is_intrinsic
-from emulator.asl.paths import Env, PathNotFound, compile_path
-from emulator.errors import RUNTIME, StatesError
+from emulator.asl.paths import Env, compile_path
 
 
 def _compact(value: Any) -> str:
@@ -70,15 +69,8 @@ def _selector(key: str, expression: str) -> Any:
         return intrinsic.evaluate
     path = compile_path(expression)
 
-    def select(data: Any, env: Env | None) -> Any:
-        try:
-            return path.get(data, env)
-        except PathNotFound:
-            source = env.context if path.root == "context" and env is not None else data
-            raise StatesError(
-                RUNTIME,
-                f"The JSONPath '{expression}' specified for the field '{key}' could not be found "
-                f"in the input '{_compact(source)}'",
-            ) from None
+    def describe(searched: Any) -> str:
+        return (f"The JSONPath '{expression}' specified for the field '{key}' could not be found "
+                f"in the input '{_compact(searched)}'")
 
-    return select
+    return lambda data, env: path.get_for(data, env, describe)

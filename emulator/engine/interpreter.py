@@ -149,22 +149,18 @@ class Env:
         return self.run.random
 
 
-def _error_output(err: StatesError) -> dict[str, Any]:
+def _error_output(err: StatesError, error_key: str = "Error", cause_key: str = "Cause") -> dict[str, Any]:
+    """The error as a Catch hands it on ({"Error", "Cause"}), or as event details ({"error", "cause"})."""
     out: dict[str, Any] = {}
     if err.error is not None:
-        out["Error"] = err.error
+        out[error_key] = err.error
     if err.cause is not None:
-        out["Cause"] = err.cause
+        out[cause_key] = err.cause
     return out
 
 
 def _failure_details(err: StatesError) -> dict[str, Any]:
-    details: dict[str, Any] = {}
-    if err.error is not None:
-        details["error"] = err.error
-    if err.cause is not None:
-        details["cause"] = err.cause
-    return details
+    return _error_output(err, "error", "cause")
 
 
 def _matches(error_equals: tuple[str, ...], error: str | None) -> bool:
@@ -253,11 +249,14 @@ class Interpreter:
 
     # -- data flow ----------------------------------------------------------------------
     @staticmethod
-    def _input(state: State, data: Any, env: Env) -> Any:
-        path = state.input_path
+    def _select(path: Any, data: Any, env: Env) -> Any:
+        """InputPath / OutputPath: absent keeps the data, null gives {}."""
         if path is UNSET:
             return data
         return {} if path is None else path.get(data, env)
+
+    def _input(self, state: State, data: Any, env: Env) -> Any:
+        return self._select(state.input_path, data, env)
 
     @staticmethod
     def _apply_result_path(path: Any, data: Any, result: Any) -> Any:
@@ -269,18 +268,7 @@ class Interpreter:
         """ResultSelector → ResultPath → OutputPath."""
         if state.result_selector is not None:
             result = state.result_selector.render(result, env)
-        out = self._apply_result_path(state.result_path, data, result)
-        path = state.output_path
-        if path is UNSET:
-            return out
-        return {} if path is None else path.get(out, env)
-
-    @staticmethod
-    def _only_output_path(state: State, data: Any, env: Env) -> Any:
-        path = state.output_path
-        if path is UNSET:
-            return data
-        return {} if path is None else path.get(data, env)
+        return self._select(state.output_path, self._apply_result_path(state.result_path, data, result), env)
 
     # -- retry --------------------------------------------------------------------------
     def _with_retry(self, state: State, branch: Branch, env: Env, attempt: Callable[[], Any]) -> Any:
@@ -324,7 +312,7 @@ class Interpreter:
         return self._output(state, data, result, env), state.next
 
     def _succeed(self, state: SucceedState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
-        return self._only_output_path(state, self._input(state, data, env), env), None
+        return self._select(state.output_path, self._input(state, data, env), env), None
 
     def _fail(self, state: FailState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
         error = state.error if state.error_path is None else self._fail_field(state.error_path, data, env, "ErrorPath")
@@ -348,7 +336,7 @@ class Interpreter:
             if state.default is None:
                 raise StatesError(NO_CHOICE_MATCHED, "No Matches!")
             target = state.default
-        return self._only_output_path(state, effective, env), target
+        return self._select(state.output_path, effective, env), target
 
     def _wait(self, state: WaitState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
         effective = self._input(state, data, env)
@@ -376,7 +364,7 @@ class Interpreter:
         if seconds > _MAX_WAIT_SECONDS:
             raise StatesError(RUNTIME, "Wait state delay is too long.")
         self._sleep(branch, seconds)
-        return self._only_output_path(state, effective, env), state.next
+        return self._select(state.output_path, effective, env), state.next
 
     # -- Task -----------------------------------------------------------------------------
     def _task(self, state: TaskState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
