@@ -71,6 +71,29 @@ def _parallel_fanout(branches: int = 10, length: int = 50) -> tuple[dict[str, An
                                                  "End": True}}}, {"v": 1}
 
 
+def _pass_chain_jsonata(n: int = 1000) -> tuple[dict[str, Any], Any]:
+    """The Pass chain in JSONata: each state's Output is the JSONPath version's Parameters + ResultPath."""
+    states = {}
+    for i in range(n):
+        output = f"{{% $merge([$states.input, {{'last': {{'i': $states.input.i, 'tag': 'x', 'k': {i}}}}}]) %}}"
+        states[f"P{i:04d}"] = {"Type": "Pass", "Output": output,
+                               **({"Next": f"P{i + 1:04d}"} if i + 1 < n else {"End": True})}
+    return {"QueryLanguage": "JSONata", "StartAt": "P0000", "States": states}, _pass_chain(1)[1]
+
+
+def _map_inline_jsonata(n: int = 1000) -> tuple[dict[str, Any], Any]:
+    def step(suffix: str) -> dict[str, Any]:
+        return {"Type": "Pass", "Output": {"id": "{% $states.input.id %}",
+                                           "label": f"{{% $string($states.input.id) & '-{suffix}' %}}"}}
+
+    processor = {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "A", "States": {
+        "A": {**step("a"), "Next": "B"}, "B": {**step("b"), "Next": "C"}, "C": {**step("c"), "End": True}}}
+    return {"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {
+        "Type": "Map", "Items": "{% $states.input.items %}", "MaxConcurrency": 0, "ItemProcessor": processor,
+        "Output": "{% $merge([$states.input, {'results': $states.result}]) %}", "End": True}}}, \
+        {"items": [{"id": i} for i in range(n)]}
+
+
 def _wait_1h() -> tuple[dict[str, Any], Any]:
     return {"StartAt": "Sleep", "States": {"Sleep": {"Type": "Wait", "Seconds": 3600, "Next": "Done"},
                                            "Done": {"Type": "Succeed"}}}, {}
@@ -82,9 +105,11 @@ GENERATED = {
     "map_inline_1000": _map_inline,
     "parallel_fanout": _parallel_fanout,
     "wait_1h": _wait_1h,
+    "pass_chain_1000_jsonata": _pass_chain_jsonata,
+    "map_inline_1000_jsonata": _map_inline_jsonata,
 }
-ORDER = ["pass_chain_1000", "choice_loop_5k", "map_inline_1000", "parallel_fanout", "intrinsics_mix",
-         "intrinsics_mix_flat", "wait_1h", "retry_backoff", "retry_backoff_task"]
+ORDER = ["pass_chain_1000", "pass_chain_1000_jsonata", "choice_loop_5k", "map_inline_1000", "map_inline_1000_jsonata",
+         "parallel_fanout", "intrinsics_mix", "intrinsics_mix_flat", "wait_1h", "retry_backoff", "retry_backoff_task"]
 
 
 def load(name: str) -> tuple[dict[str, Any], Any] | None:

@@ -32,10 +32,11 @@ class StatesError(Exception):
     Raised by path evaluation, intrinsics, handlers and states; caught by Retry/Catch.
     """
 
-    def __init__(self, error: str | None, cause: str | None = None) -> None:
+    def __init__(self, error: str | None, cause: str | None = None, location: str | None = None) -> None:
         super().__init__(f"{error}: {cause}" if cause else str(error))
         self.error = error
         self.cause = cause
+        self.location = location  # the field that failed, for States.QueryEvaluationError
 
 
 class TaskTimedOut(StatesError):

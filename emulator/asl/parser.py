@@ -11,6 +11,7 @@ import os
 from pathlib import Path as FilePath
 from typing import Any
 
+from emulator.asl import jsonata
 from emulator.asl.choice import compile_rule
 from emulator.asl.intrinsics import compile_intrinsic, is_intrinsic
 from emulator.asl.paths import compile_path
@@ -33,6 +34,8 @@ from emulator.asl.states import (
 from emulator.asl.templates import Template
 from emulator.asl.validate import validate_definition
 from emulator.errors import DefinitionError, Diagnostic
+
+JSONPATH, JSONATA = "JSONPath", "JSONata"
 
 
 def load_definition(source: dict[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
@@ -65,37 +68,34 @@ def parse(definition: dict[str, Any]) -> Machine:
     diagnostics = validate_definition(definition) or _unsupported(definition)
     if diagnostics:
         raise DefinitionError(diagnostics)
-    machine = _machine(definition)
+    machine = _machine(definition, definition.get("QueryLanguage", JSONPATH) == JSONATA)
     machine.timeout_seconds = definition.get("TimeoutSeconds")
     return machine
 
 
 def _unsupported(definition: dict[str, Any]) -> list[Diagnostic]:
-    """Valid ASL this version cannot run yet: JSONata states, and Distributed Map's S3 reader/writer and batching."""
+    """Valid ASL this version cannot run yet: Distributed Map's S3 reader/writer and batching."""
     found: list[Diagnostic] = []
 
-    def visit(spec: dict[str, Any], pointer: str, language: str) -> None:
-        language = spec.get("QueryLanguage", language)
+    def visit(spec: dict[str, Any], pointer: str) -> None:
         for name, body in spec.get("States", {}).items():
             here = f"{pointer}/States/{name}"
-            state_language = body.get("QueryLanguage", language)
-            if state_language == "JSONata":
-                found.append(Diagnostic(here, "JSONata states are not supported yet", "UNSUPPORTED_FEATURE"))
             for key in ("ItemReader", "ResultWriter", "ItemBatcher"):
                 if key in body:
                     found.append(Diagnostic(f"{here}/{key}", f"Map {key} is not supported yet", "UNSUPPORTED_FEATURE"))
             for key in ("ItemProcessor", "Iterator"):
                 if isinstance(body.get(key), dict):
-                    visit(body[key], f"{here}/{key}", state_language)
+                    visit(body[key], f"{here}/{key}")
             for i, branch in enumerate(body.get("Branches", [])):
-                visit(branch, f"{here}/Branches/{i}", state_language)
+                visit(branch, f"{here}/Branches/{i}")
 
-    visit(definition, "", "JSONPath")
+    visit(definition, "")
     return found
 
 
-def _machine(spec: dict[str, Any]) -> Machine:
-    states = {name: _state(name, body) for name, body in spec["States"].items()}
+def _machine(spec: dict[str, Any], jsonata: bool) -> Machine:
+    """`jsonata`: the top-level query language, which nested machines inherit (not their parent state's)."""
+    states = {name: _state(name, body, jsonata) for name, body in spec["States"].items()}
     machine = Machine(start_at=spec["StartAt"], states=states, comment=spec.get("Comment"))
     for state in states.values():
         if isinstance(state, TaskState):
@@ -135,11 +135,6 @@ def _path_or_intrinsic(text: str | None) -> Any:
     return compile_intrinsic(text) if is_intrinsic(text) else compile_path(text)
 
 
-def _own_fields(body: dict[str, Any]) -> dict[str, Any]:
-    """The state's fields without nested machines (their `$$` uses are their own)."""
-    return {k: v for k, v in body.items() if k not in ("Branches", "ItemProcessor", "Iterator")}
-
-
 _TYPES: dict[str, type[State]] = {
     "Pass": PassState,
     "Task": TaskState,
@@ -152,25 +147,49 @@ _TYPES: dict[str, type[State]] = {
 }
 
 
-def _state(name: str, body: dict[str, Any]) -> State:
+def _state(name: str, body: dict[str, Any], top_jsonata: bool) -> State:
     kind = body["Type"]
     state = _TYPES[kind](name=name, type=kind)
+    state.jsonata = body.get("QueryLanguage", JSONATA if top_jsonata else JSONPATH) == JSONATA
     state.next = body.get("Next")
     state.end = bool(body.get("End", False))
-    state.input_path = _optional_path(body, "InputPath")
-    state.output_path = _optional_path(body, "OutputPath")
-    state.result_path = _optional_path(body, "ResultPath")
-    if "Parameters" in body and kind != "Map":
-        state.parameters = Template(body["Parameters"])
-    if "ResultSelector" in body:
-        state.result_selector = Template(body["ResultSelector"])
     state.retry = [_retrier(r) for r in body.get("Retry", [])]
-    state.catch = [
-        Catcher(tuple(c["ErrorEquals"]), c["Next"], _optional_path(c, "ResultPath")) for c in body.get("Catch", [])
-    ]
-    state.uses_context = "$$" in json.dumps(_own_fields(body))
-    _specific[kind](state, body)
+    if state.jsonata:
+        state.arguments = _jsonata_template(body, "Arguments")
+        state.output = _jsonata_template(body, "Output")
+        state.assign = _jsonata_template(body, "Assign")
+        state.catch = [
+            Catcher(tuple(c["ErrorEquals"]), c["Next"], output=_jsonata_template(c, "Output"),
+                    assign=_jsonata_template(c, "Assign"))
+            for c in body.get("Catch", [])
+        ]
+    else:
+        state.input_path = _optional_path(body, "InputPath")
+        state.output_path = _optional_path(body, "OutputPath")
+        state.result_path = _optional_path(body, "ResultPath")
+        if "Parameters" in body and kind != "Map":
+            state.parameters = Template(body["Parameters"])
+        if "ResultSelector" in body:
+            state.result_selector = Template(body["ResultSelector"])
+        state.assign = Template(body["Assign"]) if "Assign" in body else None
+        state.catch = [
+            Catcher(tuple(c["ErrorEquals"]), c["Next"], _optional_path(c, "ResultPath"),
+                    assign=Template(c["Assign"]) if "Assign" in c else None)
+            for c in body.get("Catch", [])
+        ]
+    _specific[kind](state, body, top_jsonata)
     return state
+
+
+def _jsonata_template(body: dict[str, Any], key: str) -> jsonata.Template | None:
+    return jsonata.Template(body[key], key) if key in body else None
+
+
+def _value(state: State, body: dict[str, Any], key: str) -> Any:
+    """A field that is a plain value in JSONPath states and may be an expression in JSONata states."""
+    if key not in body:
+        return None
+    return jsonata.Template(body[key], key) if state.jsonata else body[key]
 
 
 def _retrier(spec: dict[str, Any]) -> Retrier:
@@ -184,55 +203,84 @@ def _retrier(spec: dict[str, Any]) -> Retrier:
     )
 
 
-def _pass(state: PassState, body: dict[str, Any]) -> None:
+def _pass(state: PassState, body: dict[str, Any], top_jsonata: bool) -> None:
     state.result = body.get("Result", UNSET)
 
 
-def _task(state: TaskState, body: dict[str, Any]) -> None:
+def _task(state: TaskState, body: dict[str, Any], top_jsonata: bool) -> None:
     state.resource = body["Resource"]
-    state.timeout_seconds = body.get("TimeoutSeconds")
+    state.timeout_seconds = _value(state, body, "TimeoutSeconds")
     state.timeout_seconds_path = _path_or_none(body, "TimeoutSecondsPath")
-    state.heartbeat_seconds = body.get("HeartbeatSeconds")
+    state.heartbeat_seconds = _value(state, body, "HeartbeatSeconds")
     state.heartbeat_seconds_path = _path_or_none(body, "HeartbeatSecondsPath")
     state.credentials = body.get("Credentials")
 
 
-def _choice(state: ChoiceState, body: dict[str, Any]) -> None:
-    state.choices = [ChoiceRule(compile_rule(rule), rule["Next"]) for rule in body["Choices"]]
+def _choice(state: ChoiceState, body: dict[str, Any], top_jsonata: bool) -> None:
+    if state.jsonata:
+        state.choices = [
+            ChoiceRule(_condition(rule["Condition"]), rule["Next"], _jsonata_template(rule, "Output"),
+                       _jsonata_template(rule, "Assign"))
+            for rule in body["Choices"]
+        ]
+    else:
+        state.choices = [
+            ChoiceRule(compile_rule(rule), rule["Next"], assign=Template(rule["Assign"]) if "Assign" in rule else None)
+            for rule in body["Choices"]
+        ]
     state.default = body.get("Default")
 
 
-def _wait(state: WaitState, body: dict[str, Any]) -> None:
-    state.seconds = body.get("Seconds")
-    state.timestamp = body.get("Timestamp")
+def _condition(condition: Any) -> Any:
+    """A JSONata Choice rule's Condition: a boolean, or an expression that must yield one."""
+    if isinstance(condition, bool):
+        return lambda data, env: condition
+    expression = jsonata.compile_expression(condition)
+
+    def predicate(data: Any, env: Any) -> bool:
+        value = expression.evaluate(env.bindings(data), env.random)
+        if not isinstance(value, bool):
+            raise jsonata.type_error(expression.source, "Condition", "boolean", value)
+        return value
+
+    return predicate
+
+
+def _wait(state: WaitState, body: dict[str, Any], top_jsonata: bool) -> None:
+    state.seconds = _value(state, body, "Seconds")
+    state.timestamp = _value(state, body, "Timestamp")
     state.seconds_path = _path_or_none(body, "SecondsPath")
     state.timestamp_path = _path_or_none(body, "TimestampPath")
 
 
-def _fail(state: FailState, body: dict[str, Any]) -> None:
-    state.error = body.get("Error")
-    state.cause = body.get("Cause")
+def _fail(state: FailState, body: dict[str, Any], top_jsonata: bool) -> None:
+    state.error = _value(state, body, "Error")
+    state.cause = _value(state, body, "Cause")
     state.error_path = _path_or_intrinsic(body.get("ErrorPath"))
     state.cause_path = _path_or_intrinsic(body.get("CausePath"))
 
 
-def _parallel(state: ParallelState, body: dict[str, Any]) -> None:
-    state.branches = [_machine(branch) for branch in body["Branches"]]
+def _parallel(state: ParallelState, body: dict[str, Any], top_jsonata: bool) -> None:
+    state.branches = [_machine(branch, top_jsonata) for branch in body["Branches"]]
 
 
-def _map(state: MapState, body: dict[str, Any]) -> None:
+def _map(state: MapState, body: dict[str, Any], top_jsonata: bool) -> None:
     processor = body.get("ItemProcessor") or body.get("Iterator")
-    state.processor = _machine(processor)
+    state.processor = _machine(processor, top_jsonata)
     config = processor.get("ProcessorConfig") or body.get("ProcessorConfig") or {}
     state.distributed = config.get("Mode") == "DISTRIBUTED"
-    state.items_path = _optional_path(body, "ItemsPath")
-    selector = body.get("ItemSelector", body.get("Parameters"))
-    state.item_selector = Template(selector) if selector is not None else None
-    state.max_concurrency = body.get("MaxConcurrency", 0)
+    if state.jsonata:
+        state.items = _jsonata_template(body, "Items")
+        state.item_selector = _jsonata_template(body, "ItemSelector")
+    else:
+        state.items_path = _optional_path(body, "ItemsPath")
+        selector = body.get("ItemSelector", body.get("Parameters"))
+        state.item_selector = Template(selector) if selector is not None else None
+    state.max_concurrency = _value(state, body, "MaxConcurrency")
     state.max_concurrency_path = _path_or_none(body, "MaxConcurrencyPath")
-    state.tolerated_failure_percentage = body.get("ToleratedFailurePercentage")
+    state.tolerated_failure_percentage = _value(state, body, "ToleratedFailurePercentage")
     state.tolerated_failure_percentage_path = _path_or_none(body, "ToleratedFailurePercentagePath")
-    state.tolerated_failure_count = body.get("ToleratedFailureCount")
+    state.tolerated_failure_count = _value(state, body, "ToleratedFailureCount")
     state.tolerated_failure_count_path = _path_or_none(body, "ToleratedFailureCountPath")
     state.label = body.get("Label")
 
@@ -242,7 +290,7 @@ _specific = {
     "Task": _task,
     "Choice": _choice,
     "Wait": _wait,
-    "Succeed": lambda state, body: None,
+    "Succeed": lambda state, body, top_jsonata: None,
     "Fail": _fail,
     "Parallel": _parallel,
     "Map": _map,

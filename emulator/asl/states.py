@@ -38,12 +38,16 @@ class Catcher:
     error_equals: tuple[str, ...]
     next: str
     result_path: Path | Any | None = UNSET  # UNSET: "$"; None: discard the error output
+    output: Any = None  # JSONata: Output over $states.errorOutput
+    assign: Any = None  # Assign (either language's template)
 
 
 @dataclass(slots=True)
 class ChoiceRule:
     predicate: Predicate
     next: str
+    output: Any = None  # JSONata rules may carry their own Output and Assign
+    assign: Any = None
 
 
 @dataclass(slots=True, eq=False)
@@ -61,8 +65,10 @@ class State:
     result_selector: Template | None = None
     retry: list[Retrier] = field(default_factory=list)
     catch: list[Catcher] = field(default_factory=list)
-    # True when some expression of the state reads `$$`: the context object is built only then.
-    uses_context: bool = False
+    jsonata: bool = False  # the state's query language
+    assign: Any = None  # Assign: a JSONPath Template, or a JSONata Template
+    arguments: Any = None  # JSONata: Arguments (Task, Parallel)
+    output: Any = None  # JSONata: Output
 
 
 @dataclass(slots=True, eq=False)
@@ -73,9 +79,9 @@ class PassState(State):
 @dataclass(slots=True, eq=False)
 class TaskState(State):
     resource: str = ""
-    timeout_seconds: float | None = None
+    timeout_seconds: Any = None  # seconds; in JSONata states a Template that may hold an expression
     timeout_seconds_path: Path | None = None
-    heartbeat_seconds: float | None = None
+    heartbeat_seconds: Any = None
     heartbeat_seconds_path: Path | None = None
     credentials: Any = None
 
@@ -88,8 +94,8 @@ class ChoiceState(State):
 
 @dataclass(slots=True, eq=False)
 class WaitState(State):
-    seconds: float | None = None
-    timestamp: str | None = None
+    seconds: Any = None  # in JSONata states Seconds / Timestamp are Templates
+    timestamp: Any = None
     seconds_path: Path | None = None
     timestamp_path: Path | None = None
 
@@ -101,8 +107,8 @@ class SucceedState(State):
 
 @dataclass(slots=True, eq=False)
 class FailState(State):
-    error: str | None = None
-    cause: str | None = None
+    error: Any = None  # a string; in JSONata states a Template
+    cause: Any = None
     error_path: Path | Any | None = None  # a Path, or an intrinsic (anything with evaluate())
     cause_path: Path | Any | None = None
 
@@ -116,12 +122,13 @@ class ParallelState(State):
 class MapState(State):
     processor: Machine | None = None
     items_path: Path | Any | None = UNSET
+    items: Any = None  # JSONata: Items (array or expression)
     item_selector: Template | None = None
-    max_concurrency: int = 0
+    max_concurrency: Any = None  # None: unlimited, as 0
     max_concurrency_path: Path | None = None
-    tolerated_failure_percentage: float | None = None
+    tolerated_failure_percentage: Any = None
     tolerated_failure_percentage_path: Path | None = None
-    tolerated_failure_count: int | None = None
+    tolerated_failure_count: Any = None
     tolerated_failure_count_path: Path | None = None
     distributed: bool = False
     label: str | None = None

@@ -17,6 +17,7 @@ from emulator.asl.parser import load_definition, parse
 from emulator.engine.clock import Cancelled, CancelToken, Clock
 from emulator.engine.history import MAX_EVENTS, History, HistoryLimitExceeded, check_payload, to_json
 from emulator.engine.interpreter import Branch, ExecutionTimedOut, Interpreter, Run
+from emulator.engine.variables import Variables
 from emulator.errors import RUNTIME, TIMEOUT, StatesError
 from emulator.integrations import Registry
 
@@ -160,7 +161,7 @@ class StateMachine:
 
 def _execute(machine: StateMachine, execution: Execution, run: Run, clock: Clock) -> None:
     interpreter = Interpreter(run)
-    root = Branch(clock, 0, execution._cancel, {})
+    root = Branch(clock, 0, execution._cancel, Variables())
     input_text = to_json(run.input)
     run.history.add("ExecutionStarted", 0, clock.now(), "executionStartedEventDetails",
                     {"input": input_text, "inputDetails": {"truncated": False}, "roleArn": run.role_arn})

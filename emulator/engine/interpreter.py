@@ -14,6 +14,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
+from emulator.asl import jsonata
 from emulator.asl.choice import parse_timestamp
 from emulator.asl.states import (
     UNSET,
@@ -31,12 +32,14 @@ from emulator.asl.states import (
 )
 from emulator.engine.clock import Cancelled, CancelToken, Clock, iso8601
 from emulator.engine.history import History, check_payload, to_json
+from emulator.engine.variables import Variables
 from emulator.errors import (
     ALL,
     EXCEED_TOLERATED_FAILURE_THRESHOLD,
     HEARTBEAT_TIMEOUT,
     NO_CHOICE_MATCHED,
     NOT_MATCHED_BY_ALL,
+    QUERY_EVALUATION_ERROR,
     RUNTIME,
     TASK_FAILED,
     TIMEOUT,
@@ -48,6 +51,8 @@ from emulator.integrations import Registry, Resource, TaskContext, TaskRequest, 
 _NOT_TRUNCATED = {"truncated": False}
 # AWS rejects waits longer than a signed 32-bit number of seconds.
 _MAX_WAIT_SECONDS = 2**31 - 1
+# Errors the engine raises about a state, whose cause AWS prefixes with the state's name.
+_LOCATED = frozenset({RUNTIME, QUERY_EVALUATION_ERROR})
 # AWS runs at most 40 iterations of an inline Map at once.
 _MAX_INLINE_CONCURRENCY = 40
 
@@ -79,7 +84,7 @@ class Branch:
 
     __slots__ = ("cancel", "clock", "last", "last_text", "last_value", "variables")
 
-    def __init__(self, clock: Clock, last: int, cancel: CancelToken, variables: dict[str, Any]) -> None:
+    def __init__(self, clock: Clock, last: int, cancel: CancelToken, variables: Variables) -> None:
         self.clock = clock
         self.last = last  # id of this branch's latest event: the next one's previousEventId
         self.cancel = cancel
@@ -93,23 +98,27 @@ class Branch:
             return self.last_text
         return to_json(value)
 
-    def fork(self, last: int, cancel: CancelToken) -> Branch:
-        return Branch(self.clock.fork(), last, cancel, self.variables)
+    def fork(self, last: int, cancel: CancelToken, variables: Variables | None = None) -> Branch:
+        """A child branch: its own clock, and a variable scope that reads this one's."""
+        return Branch(self.clock.fork(), last, cancel, variables or self.variables.child())
 
 
 class Env:
     """Evaluation environment of one state run (asl.paths.Env): `$$`, variables, randomness."""
 
-    __slots__ = ("_context", "branch", "entered", "map_item", "retry_count", "run", "state_name", "task_token")
+    __slots__ = ("_context", "branch", "entered", "entered_event", "map_item", "pending", "retry_count", "run",
+                 "state_name", "task_token")
 
-    def __init__(self, run: Run, branch: Branch, state_name: str, entered: float) -> None:
+    def __init__(self, run: Run, branch: Branch, state_name: str, entered: float, entered_event: int) -> None:
         self.run = run
         self.branch = branch
         self.state_name = state_name
         self.entered = entered
+        self.entered_event = entered_event
         self.retry_count = 0
         self.task_token: str | None = None
         self.map_item: dict[str, Any] | None = None
+        self.pending: dict[str, Any] | None = None  # the state's Assign, applied when it exits
         self._context: dict[str, Any] | None = None
 
     @property
@@ -141,8 +150,19 @@ class Env:
         self._context = None
 
     @property
-    def variables(self) -> dict[str, Any]:
+    def variables(self) -> Variables:
         return self.branch.variables
+
+    def bindings(self, input: Any, result: Any = UNSET, error_output: Any = UNSET) -> dict[str, Any]:
+        """What a JSONata expression sees: the variables in scope and `$states`."""
+        states: dict[str, Any] = {"input": input, "context": self.context}
+        if result is not UNSET:
+            states["result"] = result
+        if error_output is not UNSET:
+            states["errorOutput"] = error_output
+        out = self.branch.variables.flatten()
+        out["states"] = states
+        return out
 
     @property
     def random(self) -> random.Random:
@@ -219,26 +239,47 @@ class Interpreter:
             branch, kind + "StateEntered", "stateEnteredEventDetails",
             {"name": state.name, "input": branch.text_of(data), "inputDetails": _NOT_TRUNCATED},
         )
-        env = Env(self.run, branch, state.name, branch.clock.now())
+        env = Env(self.run, branch, state.name, branch.clock.now(), entered)
         try:
             output, next_name = self._executors[kind](state, data, branch, env)
         except StatesError as err:
-            if err.error == RUNTIME and err.cause is not None and not err.cause.startswith("An error occurred"):
-                err.cause = (f"An error occurred while executing the state '{state.name}' "
-                             f"(entered at the event id #{entered}). {err.cause}")
+            self._locate(err, state, entered, branch)
             catcher = self._catcher(state.catch, err)
             if catcher is None:
                 raise
-            output = self._apply_result_path(catcher.result_path, data, _error_output(err))
+            output = self._caught(state, catcher, data, _error_output(err), env)
             next_name = catcher.next
         text = to_json(output)
         check_payload(text, f"state '{state.name}' output")
         branch.last_value, branch.last_text = output, text
-        self.event(
-            branch, kind + "StateExited", "stateExitedEventDetails",
-            {"name": state.name, "output": text, "outputDetails": _NOT_TRUNCATED},
-        )
+        details: dict[str, Any] = {"name": state.name, "output": text, "outputDetails": _NOT_TRUNCATED}
+        if env.pending:
+            details["assignedVariables"] = branch.variables.assign(env.pending)
+            details["assignedVariablesDetails"] = _NOT_TRUNCATED
+        self.event(branch, kind + "StateExited", "stateExitedEventDetails", details)
         return output, next_name
+
+    def _locate(self, err: StatesError, state: State, entered: int, branch: Branch) -> None:
+        """Name the state in the cause of errors the engine itself raises, as AWS does (once)."""
+        if err.error not in _LOCATED or err.cause is None or err.cause.startswith("An error occurred"):
+            return
+        err.cause = (f"An error occurred while executing the state '{state.name}' "
+                     f"(entered at the event id #{entered}). {err.cause}")
+        if err.error == QUERY_EVALUATION_ERROR:
+            self.event(branch, "EvaluationFailed", "evaluationFailedEventDetails",
+                       {"error": err.error, "cause": err.cause, "location": err.location or "", "state": state.name})
+
+    def _caught(self, state: State, catcher: Catcher, data: Any, error_output: dict[str, Any], env: Env) -> Any:
+        """The output (and Assign) a Catch gives: the state's own Assign does not apply."""
+        env.pending = None
+        if state.jsonata:
+            bindings = env.bindings(data, error_output=error_output)
+            if catcher.assign is not None:
+                env.pending = catcher.assign.render(bindings, env.random)
+            return catcher.output.render(bindings, env.random) if catcher.output is not None else error_output
+        if catcher.assign is not None:
+            env.pending = catcher.assign.render(error_output, env)
+        return self._apply_result_path(catcher.result_path, data, error_output)
 
     @staticmethod
     def _catcher(catchers: list[Catcher], err: StatesError) -> Catcher | None:
@@ -256,7 +297,15 @@ class Interpreter:
         return {} if path is None else path.get(data, env)
 
     def _input(self, state: State, data: Any, env: Env) -> Any:
-        return self._select(state.input_path, data, env)
+        """The effective input: InputPath applied (JSONata states take their input whole)."""
+        return data if state.jsonata else self._select(state.input_path, data, env)
+
+    @staticmethod
+    def _payload(state: State, effective: Any, env: Env) -> Any:
+        """What a Task, Parallel branch or Pass works on: Parameters (JSONPath) or Arguments (JSONata)."""
+        if state.jsonata:
+            return state.arguments.render(env.bindings(effective), env.random) if state.arguments else effective
+        return state.parameters.render(effective, env) if state.parameters is not None else effective
 
     @staticmethod
     def _apply_result_path(path: Any, data: Any, result: Any) -> Any:
@@ -264,10 +313,30 @@ class Interpreter:
             return result
         return data if path is None else path.set(data, result)
 
-    def _output(self, state: State, data: Any, result: Any, env: Env) -> Any:
-        """ResultSelector → ResultPath → OutputPath."""
+    def _output(self, state: State, data: Any, result: Any, env: Env, rule: Any = None) -> Any:
+        """The state's output, and its Assign (kept pending until the state exits).
+
+        JSONPath: ResultSelector → Assign (over the result) → ResultPath → OutputPath.
+        JSONata: Assign and Output over $states.input/result. `result` is UNSET for states
+        without one (Choice, Wait, Succeed: their effective input flows through).
+        """
+        assign = rule.assign if rule is not None and rule.assign is not None else state.assign
+        if state.jsonata:
+            bindings = env.bindings(data, result)
+            if assign is not None:
+                env.pending = assign.render(bindings, env.random)
+            output = rule.output if rule is not None and rule.output is not None else state.output
+            if output is not None:
+                return output.render(bindings, env.random)
+            return data if result is UNSET else result
+        if result is UNSET:
+            if assign is not None:
+                env.pending = assign.render(data, env)
+            return self._select(state.output_path, data, env)
         if state.result_selector is not None:
             result = state.result_selector.render(result, env)
+        if assign is not None:
+            env.pending = assign.render(result, env)
         return self._select(state.output_path, self._apply_result_path(state.result_path, data, result), env)
 
     # -- retry --------------------------------------------------------------------------
@@ -301,47 +370,58 @@ class Interpreter:
         branch.clock.sleep(seconds, branch.cancel)
 
     # -- state types --------------------------------------------------------------------
+    @staticmethod
+    def _field(state: State, value: Any, data: Any, env: Env) -> Any:
+        """A field that JSONata states may write as an expression (Seconds, Error, MaxConcurrency, ...)."""
+        if state.jsonata and value is not None:
+            return value.render(env.bindings(data), env.random)
+        return value
+
+    @staticmethod
+    def _jsonata_type(state: State, value: Any, field: str, expected: str, rendered: Any) -> StatesError:
+        return jsonata.type_error(value.source, field, expected, rendered)
+
     def _pass(self, state: PassState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
+        if state.jsonata:
+            return self._output(state, data, UNSET, env), state.next
         effective = self._input(state, data, env)
-        if state.result is not UNSET:
-            result = state.result
-        elif state.parameters is not None:
-            result = state.parameters.render(effective, env)
-        else:
-            result = effective
+        result = state.result if state.result is not UNSET else self._payload(state, effective, env)
         return self._output(state, data, result, env), state.next
 
     def _succeed(self, state: SucceedState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
-        return self._select(state.output_path, self._input(state, data, env), env), None
+        return self._output(state, self._input(state, data, env), UNSET, env), None
 
     def _fail(self, state: FailState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
-        error = state.error if state.error_path is None else self._fail_field(state.error_path, data, env, "ErrorPath")
-        cause = state.cause if state.cause_path is None else self._fail_field(state.cause_path, data, env, "CausePath")
+        error = self._fail_field(state, state.error, state.error_path, data, env, "Error")
+        cause = self._fail_field(state, state.cause, state.cause_path, data, env, "Cause")
         raise _FailStateError(error, cause)
 
-    @staticmethod
-    def _fail_field(expr: Any, data: Any, env: Env, field: str) -> str:
-        value = expr.get(data, env) if hasattr(expr, "get") else expr.evaluate(data, env)
+    def _fail_field(self, state: FailState, fixed: Any, path: Any, data: Any, env: Env, field: str) -> str | None:
+        if path is None:
+            value = self._field(state, fixed, data, env)
+            if state.jsonata and value is not None and not isinstance(value, str):
+                raise self._jsonata_type(state, fixed, field, "string", value)
+            return value
+        value = path.get(data, env) if hasattr(path, "get") else path.evaluate(data, env)
         if not isinstance(value, str):
-            raise StatesError(RUNTIME, f"The {field} field must resolve to a string, but got: {to_json(value)}")
+            raise StatesError(RUNTIME, f"The {field}Path field must resolve to a string, but got: {to_json(value)}")
         return value
 
     def _choice(self, state: ChoiceState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
         effective = self._input(state, data, env)
         for rule in state.choices:
             if rule.predicate(effective, env):
-                target = rule.next
-                break
-        else:
-            if state.default is None:
-                raise StatesError(NO_CHOICE_MATCHED, "No Matches!")
-            target = state.default
-        return self._select(state.output_path, effective, env), target
+                return self._output(state, effective, UNSET, env, rule), rule.next
+        if state.default is None:
+            raise StatesError(NO_CHOICE_MATCHED, "No Matches!")
+        return self._output(state, effective, UNSET, env), state.default
 
     def _wait(self, state: WaitState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
         effective = self._input(state, data, env)
         if state.seconds is not None:
-            seconds = state.seconds
+            seconds = self._field(state, state.seconds, data, env)
+            if state.jsonata and (isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0):
+                raise self._jsonata_type(state, state.seconds, "Seconds", "integer", seconds)
         elif state.seconds_path is not None:
             value = state.seconds_path.get(effective, env)
             if isinstance(value, float) and value.is_integer():
@@ -354,17 +434,24 @@ class Interpreter:
                                            f"{state.seconds_path.text} == {value}")
             seconds = value
         else:
-            text = state.timestamp if state.timestamp is not None else state.timestamp_path.get(effective, env)
+            if state.timestamp_path is not None:
+                text = state.timestamp_path.get(effective, env)
+            else:
+                text = self._field(state, state.timestamp, data, env)
             when = parse_timestamp(text)
-            if when is None:
+            if when is None and state.timestamp_path is not None:
                 raise StatesError(RUNTIME, "The TimestampPath parameter does not reference a valid ISO-8601 "
                                            f"extended offset date-time format string: {state.timestamp_path.text} == "
                                            f"{_display(text)}")
+            if when is None:  # a literal Timestamp is checked by validation; this is a JSONata result
+                raise StatesError(QUERY_EVALUATION_ERROR, "The Timestamp field cannot be parsed as an ISO-8601 "
+                                                          f"extended offset date-time format string: {_display(text)}",
+                                  "Timestamp")
             seconds = max(0.0, when.timestamp() - branch.clock.now())
         if seconds > _MAX_WAIT_SECONDS:
             raise StatesError(RUNTIME, "Wait state delay is too long.")
         self._sleep(branch, seconds)
-        return self._select(state.output_path, effective, env), state.next
+        return self._output(state, effective, UNSET, env), state.next
 
     # -- Task -----------------------------------------------------------------------------
     def _task(self, state: TaskState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
@@ -374,22 +461,27 @@ class Interpreter:
             resource = self._resources[id(state)] = parse_resource(state.resource)
         if resource.pattern == "waitForTaskToken":
             env.task_token = str(uuid.UUID(int=self.run.random.getrandbits(128), version=4))
-        timeout = self._seconds(state.timeout_seconds, state.timeout_seconds_path, effective, env)
-        heartbeat = self._seconds(state.heartbeat_seconds, state.heartbeat_seconds_path, effective, env)
+        timeout = self._seconds(state, state.timeout_seconds, state.timeout_seconds_path, effective, env,
+                                "TimeoutSeconds")
+        heartbeat = self._seconds(state, state.heartbeat_seconds, state.heartbeat_seconds_path, effective, env,
+                                  "HeartbeatSeconds")
         handler = self.run.registry.resolve(resource)
 
         def attempt() -> Any:
-            # Parameters are rendered per attempt: $$.State.RetryCount changes between them.
-            payload = state.parameters.render(effective, env) if state.parameters is not None else effective
+            # The payload is rendered per attempt: $$.State.RetryCount changes between them.
+            payload = self._payload(state, effective, env)
             return self._invoke(state, resource, handler, payload, branch, env, timeout, heartbeat)
 
         result = self._with_retry(state, branch, env, attempt)
         return self._output(state, data, result, env), state.next
 
-    @staticmethod
-    def _seconds(fixed: float | None, path: Any, data: Any, env: Env) -> float | None:
+    def _seconds(self, state: State, fixed: Any, path: Any, data: Any, env: Env, field: str) -> float | None:
         if path is None:
-            return fixed
+            value = self._field(state, fixed, data, env)
+            if state.jsonata and value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                                        or value <= 0):
+                raise self._jsonata_type(state, fixed, field, "integer", value)
+            return value
         value = path.get(data, env)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise StatesError(RUNTIME, f"The {path.text} path must reference a positive integer, but got: "
@@ -477,8 +569,7 @@ class Interpreter:
 
     # -- Parallel -------------------------------------------------------------------------
     def _parallel(self, state: ParallelState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
-        effective = self._input(state, data, env)
-        payload = state.parameters.render(effective, env) if state.parameters is not None else effective
+        payload = self._payload(state, self._input(state, data, env), env)
 
         def attempt() -> list[Any]:
             started = self.event(branch, "ParallelStateStarted")
@@ -542,30 +633,17 @@ class Interpreter:
     # -- Map ------------------------------------------------------------------------------
     def _map(self, state: MapState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
         effective = self._input(state, data, env)
-        items = effective if state.items_path is UNSET else (
-            None if state.items_path is None else state.items_path.get(effective, env)
-        )
-        if not isinstance(items, list):
-            where = state.items_path.text if state.items_path not in (UNSET, None) else "$"
-            raise StatesError(RUNTIME, f"Invalid path '{where}': The ItemsPath field refers to value "
-                                       f"{to_json(items)} which is not a valid array.")
-        concurrency = state.max_concurrency
-        if state.max_concurrency_path is not None:
-            concurrency = self._integer(state.max_concurrency_path, effective, env, "MaxConcurrencyPath")
-        inputs = [self._item_input(state, effective, index, item, env) for index, item in enumerate(items)]
+        try:
+            items, inputs, concurrency = self._map_items(state, data, effective, env)
+        except StatesError as err:
+            if err.error != QUERY_EVALUATION_ERROR:
+                raise
+            # A JSONata evaluation failure still fails the Map as a state (AWS: EvaluationFailed, MapStateFailed).
+            self._locate(err, state, env.entered_event, branch)
+            self.event(branch, "MapStateFailed")
+            raise
         self.event(branch, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
-        tolerated_count = state.tolerated_failure_count
-        if state.tolerated_failure_count_path is not None:
-            tolerated_count = self._integer(state.tolerated_failure_count_path, effective, env,
-                                            "ToleratedFailureCountPath")
-            if tolerated_count < 0:
-                raise StatesError(RUNTIME, "ToleratedFailureCount cannot be negative.")
-        tolerated_pct = state.tolerated_failure_percentage
-        if state.tolerated_failure_percentage_path is not None:
-            tolerated_pct = self._number(state.tolerated_failure_percentage_path, effective, env,
-                                         "ToleratedFailurePercentagePath")
-            if not 0 <= tolerated_pct <= 100:
-                raise StatesError(RUNTIME, "ToleratedFailurePercentage must be between 0 and 100.")
+        tolerated_count, tolerated_pct = self._tolerance(state, data, effective, env)
         tolerant = tolerated_count is not None or tolerated_pct is not None
         attempts = [0]
 
@@ -586,12 +664,58 @@ class Interpreter:
         self.event(branch, "MapStateSucceeded")
         return self._output(state, data, results, env), state.next
 
-    def _item_input(self, state: MapState, effective: Any, index: int, item: Any, env: Env) -> Any:
+    def _map_items(self, state: MapState, data: Any, effective: Any, env: Env) -> tuple[list[Any], list[Any], int]:
+        """The items, each iteration's input (ItemSelector applied) and MaxConcurrency."""
+        if state.jsonata:
+            if state.items is None:
+                if not isinstance(data, list):
+                    raise StatesError(QUERY_EVALUATION_ERROR, f"Map state input must be an array but was: "
+                                                              f"{to_json(data)}", "Items")
+                items = data
+            else:
+                items = state.items.render(env.bindings(data), env.random)
+                if not isinstance(items, list):
+                    raise self._jsonata_type(state, state.items, "Items", "array", items)
+        else:
+            items = effective if state.items_path is UNSET else (
+                None if state.items_path is None else state.items_path.get(effective, env)
+            )
+            if not isinstance(items, list):
+                where = state.items_path.text if state.items_path not in (UNSET, None) else "$"
+                raise StatesError(RUNTIME, f"Invalid path '{where}': The ItemsPath field refers to value "
+                                           f"{to_json(items)} which is not a valid array.")
+        concurrency = self._field(state, state.max_concurrency, data, env)
+        if concurrency is None:
+            concurrency = 0
+        elif state.jsonata and (isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 0):
+            raise self._jsonata_type(state, state.max_concurrency, "MaxConcurrency", "integer", concurrency)
+        if state.max_concurrency_path is not None:
+            concurrency = self._integer(state.max_concurrency_path, effective, env, "MaxConcurrencyPath")
+        inputs = [self._item_input(state, data, effective, index, item, env) for index, item in enumerate(items)]
+        return items, inputs, concurrency
+
+    def _tolerance(self, state: MapState, data: Any, effective: Any, env: Env) -> tuple[int | None, float | None]:
+        count = self._field(state, state.tolerated_failure_count, data, env)
+        if state.tolerated_failure_count_path is not None:
+            count = self._integer(state.tolerated_failure_count_path, effective, env, "ToleratedFailureCountPath")
+        if count is not None and count < 0:
+            raise StatesError(RUNTIME, "ToleratedFailureCount cannot be negative.")
+        pct = self._field(state, state.tolerated_failure_percentage, data, env)
+        if state.tolerated_failure_percentage_path is not None:
+            pct = self._number(state.tolerated_failure_percentage_path, effective, env,
+                               "ToleratedFailurePercentagePath")
+        if pct is not None and not 0 <= pct <= 100:
+            raise StatesError(RUNTIME, "ToleratedFailurePercentage must be between 0 and 100.")
+        return count, pct
+
+    def _item_input(self, state: MapState, data: Any, effective: Any, index: int, item: Any, env: Env) -> Any:
         if state.item_selector is None:
             return item
         env.map_item = {"Index": index, "Value": item}
         env.invalidate()
         try:
+            if state.jsonata:
+                return state.item_selector.render(env.bindings(data), env.random)
             return state.item_selector.render(effective, env)
         finally:
             env.map_item = None
@@ -666,7 +790,8 @@ class Interpreter:
         self.event(branch, "MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": run_arn})
         child_run = Interpreter(Run(**{**self.run.__dict__, "history": History(limit=None)}))
         child_run._resources = self._resources
-        root = Branch(branch.clock.fork(), 0, CancelToken(branch.cancel), branch.variables)
+        # Child executions of a Distributed Map do not see the parent's variables.
+        root = Branch(branch.clock.fork(), 0, CancelToken(branch.cancel), Variables())
         try:
             results = child_run._iterate(state, inputs, root, concurrency, tolerant, tolerated_count, tolerated_pct)
         except StatesError as err:
