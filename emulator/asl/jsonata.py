@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -125,10 +126,25 @@ def _result(text: str | None) -> Any:
     return UNDEFINED if text is None else json.loads(text)
 
 
+class Deferred:
+    """A binding built only if an expression reads it (the context object is costly to build)."""
+
+    __slots__ = ("_build",)
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+
+    def get(self) -> Any:
+        return self._build()
+
+
+_NAME_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
 class Expression:
     """One compiled `{% ... %}` expression."""
 
-    __slots__ = ("_compiled", "source")
+    __slots__ = ("_compiled", "_names", "_wants_context", "source")
 
     def __init__(self, text: str) -> None:
         if not is_expression(text):
@@ -141,14 +157,31 @@ class Expression:
         for name, fn in _FUNCTIONS.items():
             self._compiled.register(name, fn)
         self._compiled.register_override("random", _random)
+        # Every binding is converted for the Rust engine on each call, so pass only those the
+        # expression names: the context object holds the whole execution input.
+        self._names = frozenset(_NAME_RE.findall(self.source))
+        self._wants_context = "context" in self.source
+
+    def _bindings(self, bindings: Mapping[str, Any]) -> dict[str, Any]:
+        out = {name: bindings[name] for name in self._names if name in bindings}
+        states = out.get("states")
+        if states is not None and isinstance(states.get("context"), Deferred):
+            states = dict(states)
+            if self._wants_context:
+                states["context"] = states["context"].get()
+            else:
+                del states["context"]
+            out["states"] = states
+        return out
 
     def evaluate(self, bindings: Mapping[str, Any], rng: random.Random, field: str = "") -> Any:
         """The expression's value (UNDEFINED when it has none); errors are States.QueryEvaluationError."""
         _local.rng = rng
         try:
             # The JSON-text entry point is the one that tells undefined from null.
-            text = self._compiled.evaluate_json_or_none(None, dict(bindings))
-            if text == '""' and self._compiled.evaluate(None, dict(bindings)) != "":
+            scope = self._bindings(bindings)
+            text = self._compiled.evaluate_json_or_none(None, scope)
+            if text == '""' and self._compiled.evaluate(None, scope) != "":
                 raise TypeError("a function is not a JSON value")  # jsonatapy renders functions as ""
             return _result(text)
         except ValueError as exc:

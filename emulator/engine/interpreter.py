@@ -155,7 +155,7 @@ class Env:
 
     def bindings(self, input: Any, result: Any = UNSET, error_output: Any = UNSET) -> dict[str, Any]:
         """What a JSONata expression sees: the variables in scope and `$states`."""
-        states: dict[str, Any] = {"input": input, "context": self.context}
+        states: dict[str, Any] = {"input": input, "context": jsonata.Deferred(lambda: self.context)}
         if result is not UNSET:
             states["result"] = result
         if error_output is not UNSET:
