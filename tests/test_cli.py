@@ -104,3 +104,15 @@ def test_validate_ok_and_non_utf8(tmp_path: Path, write) -> None:
     assert f"{good}: OK" in result.stdout
     assert "not UTF-8" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_validate_reports_jsonata_and_variable_mistakes(tmp_path: Path, write) -> None:
+    bad = {"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Output": {"x": "{% 1 + %}"}, "InputPath": "$.a", "Next": "B"},
+        "B": {"Type": "Pass", "Assign": {"v": "{% $states.input.a"}, "End": True}}}
+    result = sfn("validate", write("j.json", bad), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "/States/A/Output/x" in result.stdout and "invalid JSONata expression" in result.stdout
+    assert "/States/A/InputPath" in result.stdout
+    assert "/States/B/Assign/v" in result.stdout
+    assert "Traceback" not in result.stderr

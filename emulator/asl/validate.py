@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.asl.choice import COMPARISON_OPERATORS, parse_timestamp
+from emulator.asl.jsonata import JsonataSyntaxError, compile_expression
 from emulator.asl.paths import compile_path
 from emulator.errors import ALL, Diagnostic
 
@@ -565,6 +566,11 @@ def _delimited(ctx: _Ctx, text: str, loc: str) -> None:
         ctx.error(loc, f"JSONata expression {_show(text)} starts with '{{%' but does not end with '%}}'")
     elif not text[2:-2].strip():
         ctx.error(loc, "JSONata expression '{% %}' is empty")
+    else:
+        try:
+            compile_expression(text)
+        except JsonataSyntaxError as exc:
+            ctx.error(loc, str(exc))
 
 
 def _expression(ctx: _Ctx, name: str, text: str, loc: str) -> None:
