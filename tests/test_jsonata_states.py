@@ -161,3 +161,36 @@ def test_aws_functions_available() -> None:
 def test_validate_reports_jsonpath_fields_in_jsonata_states() -> None:
     diagnostics = emulator.validate(jsonata(("A", {"Type": "Pass", "Parameters": {"a": 1}})))
     assert any(d.location == "/States/A/Parameters" for d in diagnostics)
+
+
+def test_task_timeout_and_map_concurrency_as_expressions() -> None:
+    def slow(event, context):
+        context.sleep(30)
+        return {}
+
+    timed = jsonata(("T", {"Type": "Task", "Resource": FN, "TimeoutSeconds": "{% $states.input.t %}"}))
+    assert emulator.run(timed, {"t": 10}, resources={"f": slow}).error == "States.Timeout"
+    assert emulator.run(timed, {"t": 60}, resources={"f": slow}).status == "SUCCEEDED"
+    bad = emulator.run(timed, {"t": "soon"}, resources={"f": slow})
+    assert bad.error == "States.QueryEvaluationError" and "Expected 'integer'" in bad.cause
+    mapped = jsonata(("M", {"Type": "Map", "MaxConcurrency": "{% $states.input.c %}",
+                            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}))
+    assert emulator.run(mapped, [1, 2]).status == "FAILED"  # the input is the items and has no "c"
+    assert emulator.run(jsonata(("M", {**mapped["States"]["M"], "Items": "{% $states.input.xs %}"})),
+                        {"xs": [1, 2], "c": 1}).output == [1, 2]
+
+
+def test_retry_in_jsonata_state() -> None:
+    calls = []
+
+    def flaky(event):
+        calls.append(event)
+        if len(calls) < 3:
+            raise RuntimeError("again")
+        return {"n": len(calls)}
+
+    definition = jsonata(("T", {"Type": "Task", "Resource": FN, "Arguments": {"try": "{% $states.context.State.RetryCount %}"},
+                                "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 5}]}))
+    ex = emulator.run(definition, {}, resources={"f": flaky})
+    assert ex.output == {"n": 3}
+    assert calls == [{"try": 0}, {"try": 1}, {"try": 2}]
