@@ -15,6 +15,7 @@ from emulator.asl.parser import load_definition
 from emulator.asl.validate import validate_definition
 from emulator.engine.execution import Execution, StateMachine
 from emulator.errors import DefinitionError, Diagnostic, StatesError
+from emulator.workspace import Workspace
 
 __all__ = [
     "DefinitionError",
@@ -22,6 +23,7 @@ __all__ = [
     "Execution",
     "StateMachine",
     "StatesError",
+    "Workspace",
     "run",
     "start",
     "validate",
@@ -31,20 +33,25 @@ Definition = dict[str, Any] | str | os.PathLike[str]
 
 
 def run(definition: Definition, input: Any = None, *, state_machine_name: str = "StateMachine",
-        resources: Mapping[str, Callable[..., Any]] | None = None, **options: Any) -> Execution:
+        resources: Mapping[str, Callable[..., Any]] | None = None, workspace: Workspace | str | None = None,
+        **options: Any) -> Execution:
     """Run a definition (dict, JSON text or file path) to the end.
 
     Options: name (execution name), clock ("virtual" | "real"), seed (States.UUID,
     States.MathRandom, jitter), resources ({resource ARN or Lambda function name: callable}),
-    max_events (history quota; None for no limit). Raises DefinitionError for an invalid definition.
+    max_events (history quota; None for no limit); workspace (local S3/catalog/query results
+    directory, default ./.sfn-local). Raises DefinitionError for an invalid definition.
     """
-    return StateMachine(definition, name=state_machine_name, resources=resources).run(input, **options)
+    return StateMachine(definition, name=state_machine_name, resources=resources, workspace=workspace).run(
+        input, **options)
 
 
 def start(definition: Definition, input: Any = None, *, state_machine_name: str = "StateMachine",
-          resources: Mapping[str, Callable[..., Any]] | None = None, **options: Any) -> Execution:
+          resources: Mapping[str, Callable[..., Any]] | None = None, workspace: Workspace | str | None = None,
+          **options: Any) -> Execution:
     """Start a definition in the background; returns a RUNNING Execution to `wait()` on or `stop()`."""
-    return StateMachine(definition, name=state_machine_name, resources=resources).start(input, **options)
+    return StateMachine(definition, name=state_machine_name, resources=resources, workspace=workspace).start(
+        input, **options)
 
 
 def validate(definition: Definition) -> list[Diagnostic]:

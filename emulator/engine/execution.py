@@ -14,12 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from emulator.asl.parser import load_definition, parse
+from emulator.backends import Backends
 from emulator.engine.clock import Cancelled, CancelToken, Clock
 from emulator.engine.history import MAX_EVENTS, History, HistoryLimitExceeded, check_payload, to_json
 from emulator.engine.interpreter import Branch, ExecutionTimedOut, Interpreter, Run
 from emulator.engine.variables import Variables
 from emulator.errors import RUNTIME, TIMEOUT, StatesError
 from emulator.integrations import Registry
+from emulator.workspace import Workspace
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -99,13 +101,17 @@ class StateMachine:
 
     def __init__(self, definition: dict[str, Any] | str | os.PathLike[str], *, name: str = "StateMachine",
                  resources: Mapping[str, Callable[..., Any]] | None = None,
-                 role_arn: str = DEFAULT_ROLE_ARN) -> None:
+                 role_arn: str = DEFAULT_ROLE_ARN, workspace: Workspace | str | os.PathLike[str] | None = None,
+                 ) -> None:
         self.definition = load_definition(definition)
         self.machine = parse(self.definition)
         self.name = name
         self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
         self.resources = dict(resources or {})
         self.role_arn = role_arn
+        # The workspace (local S3, catalog, query results) is opened on first use by a Task.
+        self.backends = Backends(workspace if isinstance(workspace, Workspace) or workspace is None
+                                 else Workspace(workspace))
 
     def run(self, input: Any = None, **options: Any) -> Execution:
         """Run to the end and return the finished Execution. Options as `start`."""
@@ -137,7 +143,7 @@ class StateMachine:
         timeout = self.machine.timeout_seconds
         run = Run(
             history=history,
-            registry=Registry({**self.resources, **(resources or {})}),
+            registry=Registry({**self.resources, **(resources or {})}, self.backends),
             random=rng,
             execution_arn=arn,
             execution_name=name,

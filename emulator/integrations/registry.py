@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from emulator.backends import Backends
 from emulator.errors import RUNTIME, StatesError
 
 _SERVICE_ARN = re.compile(r"arn:(?P<partition>[\w-]+):states:(?P<region>[\w-]*):(?P<account>\d*):(?P<rest>.+)")
@@ -94,10 +95,18 @@ SERVICES: dict[str, HandlerFactory] = {}
 
 
 class Registry:
-    """Resolves Task resources for one state machine run."""
+    """Resolves Task resources for one state machine run; service handlers reach the backends through it."""
 
-    def __init__(self, resources: Mapping[str, Callable[..., Any]] | None = None) -> None:
+    def __init__(self, resources: Mapping[str, Callable[..., Any]] | None = None, backends: Backends | None = None,
+                 ) -> None:
         self.callables: dict[str, Callable[..., Any]] = dict(resources or {})
+        self._backends = backends
+
+    @property
+    def backends(self) -> Backends:
+        if self._backends is None:
+            self._backends = Backends()
+        return self._backends
 
     def resolve(self, resource: Resource) -> Handler:
         handler = None
