@@ -7,7 +7,6 @@ Exit codes: 0 the execution succeeded (or the definitions are valid); 1 it did n
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -19,13 +18,21 @@ from typing import Any, NoReturn
 import click
 
 from emulator import DefinitionError, StateMachine, validate
+from emulator.backends import Backends
+from emulator.backends.objectstore import ObjectStore, S3Error, parse_uri
 from emulator.engine.execution import Execution
+from emulator.integrations.python import HandlerLoadError, load_callable
+from emulator.workspace import ConfigError, Workspace
 
-WORKSPACE_ENV = "SFN_LOCAL_WORKSPACE"
 
-
-def _workspace() -> Path:
-    return Path(os.environ.get(WORKSPACE_ENV, ".sfn-local"))
+def _workspace() -> Workspace:
+    """The workspace chosen by --workspace / SFN_LOCAL_WORKSPACE (default ./.sfn-local)."""
+    ctx = click.get_current_context()
+    root = ctx.find_root().params.get("workspace")
+    try:
+        return Workspace(root)
+    except ConfigError as exc:
+        _fail(f"config: {exc}")
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -51,17 +58,12 @@ def _read_json_arg(value: str, what: str) -> Any:
 def _load_handler(spec: str) -> tuple[str, Callable[..., Any]]:
     """`NAME_OR_ARN=package.module:function` → (key, callable)."""
     key, sep, target = spec.partition("=")
-    module_name, colon, attr = target.partition(":")
-    if not sep or not colon or not key or not module_name or not attr:
+    if not sep or not key:
         _fail(f"--handler expects NAME_OR_ARN=module:function, got '{spec}'")
-    sys.path.insert(0, os.getcwd())
     try:
-        fn = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        _fail(f"--handler {spec}: cannot load {target}: {exc}")
-    if not callable(fn):
-        _fail(f"--handler {spec}: {target} is not callable")
-    return key, fn
+        return key, load_callable(target, os.getcwd())
+    except HandlerLoadError as exc:
+        _fail(f"--handler {spec}: {exc}")
 
 
 def _print_diagnostics(source: str, diagnostics: list[Any]) -> None:
@@ -73,7 +75,7 @@ def _load_machine(definition: str, handlers: tuple[str, ...]) -> StateMachine:
     resources = dict(_load_handler(h) for h in handlers)
     name = Path(definition).name.split(".")[0] if not definition.lstrip().startswith("{") else "StateMachine"
     try:
-        return StateMachine(definition, name=name or "StateMachine", resources=resources)
+        return StateMachine(definition, name=name or "StateMachine", resources=resources, workspace=_workspace())
     except DefinitionError as exc:
         _print_diagnostics(definition, exc.diagnostics)
         sys.exit(1)
@@ -89,7 +91,7 @@ def _record(execution: Execution) -> dict[str, Any]:
 
 
 def _save(execution: Execution) -> Path | None:
-    folder = _workspace() / "executions"
+    folder = _workspace().root / "executions"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{execution.name}.json"
@@ -106,7 +108,10 @@ def _pretty(value: Any) -> str:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sfn-local")
-def cli() -> None:
+@click.option("--workspace", type=click.Path(file_okay=False), default=None,
+              help="Local state (S3, catalog, query results, executions); default ./.sfn-local "
+                   "or $SFN_LOCAL_WORKSPACE.")
+def cli(workspace: str | None) -> None:
     """Run AWS Step Functions state machines locally."""
 
 
@@ -211,10 +216,11 @@ def validate_command(definitions: tuple[str, ...]) -> None:
 def history_command(execution: str, as_json: bool) -> None:
     """Print the history of a saved EXECUTION (its name, ARN or saved file)."""
     name = execution.rsplit(":", 1)[-1]
-    candidates = [Path(execution), _workspace() / "executions" / f"{name}.json"]
+    folder = _workspace().root / "executions"
+    candidates = [Path(execution), folder / f"{name}.json"]
     path = next((p for p in candidates if p.is_file()), None)
     if path is None:
-        _fail(f"no saved execution '{execution}' (looked in {_workspace() / 'executions'})")
+        _fail(f"no saved execution '{execution}' (looked in {folder})")
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         events = record["history"]
@@ -225,3 +231,82 @@ def history_command(execution: str, as_json: bool) -> None:
     else:
         click.echo(f"{record.get('status')}  {record.get('name')}  {record.get('executionArn')}")
         _print_history(events)
+
+
+@cli.group("s3")
+def s3_group() -> None:
+    """The local object store: s3://bucket/key paths in the workspace (or configured folders)."""
+
+
+def _store() -> ObjectStore:
+    return Backends(_workspace()).object_store
+
+
+@s3_group.command("ls")
+@click.argument("uri", required=False)
+def s3_ls(uri: str | None) -> None:
+    """List buckets, or the objects under s3://bucket/prefix."""
+    store = _store()
+    if not uri:
+        for bucket in store.buckets():
+            click.echo(f"s3://{bucket}/")
+        return
+    try:
+        bucket, prefix = parse_uri(uri)
+        token = None
+        while True:
+            listing = store.list(bucket, prefix, "/", 1000, token)
+            for common in listing.common_prefixes:
+                click.echo(f"{'PRE':>30}  {common}")
+            for obj in listing.objects:
+                click.echo(f"{obj.last_modified:%Y-%m-%d %H:%M:%S} {obj.size:>10}  {obj.key}")
+            if not listing.is_truncated:
+                break
+            token = listing.next_token
+    except S3Error as exc:
+        _fail(f"{exc.code}: {exc.message}", 1)
+
+
+@s3_group.command("cp")
+@click.argument("source")
+@click.argument("destination")
+def s3_cp(source: str, destination: str) -> None:
+    """Copy a file to or from the store (one side s3://...), or between two s3:// URIs."""
+    store = _store()
+    try:
+        if source.startswith("s3://") and destination.startswith("s3://"):
+            (sb, sk), (db, dk) = parse_uri(source), parse_uri(destination)
+            store.copy(sb, sk, db, dk or sk.rsplit("/", 1)[-1])
+        elif destination.startswith("s3://"):
+            bucket, key = parse_uri(destination)
+            if not key or key.endswith("/"):
+                key += Path(source).name
+            store.put(bucket, key, Path(source).read_bytes())
+        elif source.startswith("s3://"):
+            bucket, key = parse_uri(source)
+            body, _ = store.get(bucket, key)
+            target = Path(destination)
+            if target.is_dir():
+                target = target / key.rsplit("/", 1)[-1]
+            if target.exists():
+                _fail(f"'{target}' exists; not overwriting it", 1)
+            target.write_bytes(body)
+        else:
+            _fail("one of SOURCE and DESTINATION must be an s3:// URI")
+    except S3Error as exc:
+        _fail(f"{exc.code}: {exc.message}", 1)
+    except OSError as exc:
+        _fail(f"{exc.filename or source}: {exc.strerror or exc}", 1)
+    click.echo(f"copied {source} -> {destination}")
+
+
+@s3_group.command("cat")
+@click.argument("uri")
+def s3_cat(uri: str) -> None:
+    """Print an object."""
+    try:
+        bucket, key = parse_uri(uri)
+        body, _ = _store().get(bucket, key)
+    except S3Error as exc:
+        _fail(f"{exc.code}: {exc.message}", 1)
+    click.echo(body.decode("utf-8", errors="replace"), nl=False)

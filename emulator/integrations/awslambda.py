@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from emulator.errors import StatesError
-from emulator.integrations.python import call
+from emulator.integrations.python import HandlerLoadError, call, load_callable
 from emulator.integrations.registry import SERVICES, Handler, Registry, Resource, TaskRequest
 
 
@@ -58,8 +58,35 @@ def handler(resource: Resource, functions: Mapping[str, Callable[..., Any]]) -> 
     return invoke
 
 
+class _Functions(dict):
+    """Callables given to the run, then `[lambdas]` of the project's config, loaded on first use."""
+
+    def __init__(self, registry: Registry) -> None:
+        super().__init__(registry.callables)
+        self.registry = registry
+
+    def __missing__(self, name: str) -> Callable[..., Any]:
+        workspace = self.registry.backends.workspace
+        spec = workspace.config.lambdas.get(name)
+        if spec is None:
+            raise KeyError(name)
+        try:
+            fn = load_callable(spec, str(workspace.project))
+        except HandlerLoadError as exc:
+            raise StatesError("Lambda.ServiceException", f"Function {name} ({workspace.config.source}): {exc}") \
+                from None
+        self[name] = fn
+        return fn
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+
 def _factory(resource: Resource, registry: Registry) -> Handler | None:
-    return handler(resource, registry.callables)
+    return handler(resource, _Functions(registry))
 
 
 SERVICES["lambda"] = _factory

@@ -7,8 +7,10 @@ registered under a function name backs that Lambda function (see `awslambda`).
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
+import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -44,3 +46,23 @@ def lambda_error_cause(exc: BaseException) -> str:
         {"errorMessage": str(exc), "errorType": type(exc).__name__, "stackTrace": frames},
         separators=(",", ":"),
     )
+
+
+class HandlerLoadError(ValueError):
+    """A `module:function` spec that does not name a loadable callable; the message says why."""
+
+
+def load_callable(spec: str, search_path: str | None = None) -> Callable[..., Any]:
+    """Import `package.module:function`, looking in `search_path` (the project) first."""
+    module_name, colon, attr = spec.partition(":")
+    if not colon or not module_name or not attr:
+        raise HandlerLoadError(f"'{spec}' is not of the form module:function")
+    if search_path and search_path not in sys.path:
+        sys.path.insert(0, search_path)
+    try:
+        fn = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise HandlerLoadError(f"cannot load {spec}: {exc}") from None
+    if not callable(fn):
+        raise HandlerLoadError(f"{spec} is not callable")
+    return fn
