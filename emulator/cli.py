@@ -19,7 +19,9 @@ import click
 
 from emulator import DefinitionError, StateMachine, validate
 from emulator.backends import Backends
+from emulator.backends.catalog import GlueError
 from emulator.backends.objectstore import ObjectStore, S3Error, parse_uri
+from emulator.backends.sql import AthenaError
 from emulator.engine.execution import Execution
 from emulator.integrations.python import HandlerLoadError, load_callable
 from emulator.workspace import ConfigError, Workspace
@@ -310,3 +312,83 @@ def s3_cat(uri: str) -> None:
     except S3Error as exc:
         _fail(f"{exc.code}: {exc.message}", 1)
     click.echo(body.decode("utf-8", errors="replace"), nl=False)
+
+
+@cli.group("catalog")
+def catalog_group() -> None:
+    """The local Glue Data Catalog: databases, tables, columns, partitions."""
+
+
+@catalog_group.command("ls")
+@click.argument("database", required=False)
+def catalog_ls(database: str | None) -> None:
+    """List databases, or the tables of DATABASE."""
+    catalog = Backends(_workspace()).catalog
+    try:
+        if database is None:
+            for db in catalog.get_databases():
+                click.echo(db["Name"])
+            return
+        for table in catalog.get_tables(database):
+            sd = table.get("StorageDescriptor", {})
+            kind = table.get("Parameters", {}).get("classification", "?")
+            click.echo(f"{table['Name']:<30} {kind:<8} {sd.get('Location', '')}")
+    except GlueError as exc:
+        _fail(f"{exc.code}: {exc}", 1)
+
+
+@catalog_group.command("show")
+@click.argument("table")
+def catalog_show(table: str) -> None:
+    """Show DB.TABLE: location, format, columns, partition keys and partitions."""
+    database, dot, name = table.partition(".")
+    if not dot or not name:
+        _fail(f"expected DB.TABLE, got '{table}'")
+    catalog = Backends(_workspace()).catalog
+    try:
+        entry = catalog.get_table(database, name)
+        partitions = catalog.get_partitions(database, name)
+    except GlueError as exc:
+        _fail(f"{exc.code}: {exc}", 1)
+    sd = entry.get("StorageDescriptor", {})
+    click.echo(f"{database}.{name}  {entry.get('Parameters', {}).get('classification', '?')}  {sd.get('Location')}")
+    for column in sd.get("Columns", []):
+        click.echo(f"  {column['Name']:<30} {column['Type']}")
+    for key in entry.get("PartitionKeys", []):
+        click.echo(f"  {key['Name']:<30} {key['Type']}  (partition key)")
+    click.echo(f"{len(partitions)} partition(s)")
+    for partition in partitions:
+        click.echo(f"  {'/'.join(partition['Values'])}  {partition.get('StorageDescriptor', {}).get('Location', '')}")
+
+
+@cli.command("query")
+@click.argument("sql")
+@click.option("--database", default=None, help="Default database for unqualified table names.")
+def query_command(sql: str, database: str | None) -> None:
+    """Run Athena SQL on the local catalog (DuckDB) and print the result as a table."""
+    engine = Backends(_workspace()).sql
+    try:
+        query_id = engine.start_query_execution(sql, database=database)
+        execution = engine.get_query_execution(query_id)
+        status = execution["Status"]
+        if status["State"] != "SUCCEEDED":
+            _fail(f"query {status['State']}: {status.get('StateChangeReason', '')}", 1)
+        rows: list[list[str]] = []
+        token = None
+        while True:
+            page = engine.get_query_results(query_id, next_token=token)
+            rows += [[d.get("VarCharValue", "NULL") for d in r["Data"]] for r in page["ResultSet"]["Rows"]]
+            token = page.get("NextToken")
+            if not token:
+                break
+    except AthenaError as exc:
+        _fail(f"{exc.code}: {exc}", 1)
+    if not rows:
+        click.echo(f"OK ({page.get('UpdateCount', 0)} row(s) affected)")
+        return
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for index, row in enumerate(rows):
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        if index == 0:
+            click.echo("  ".join("-" * w for w in widths))
+    click.echo(f"({len(rows) - 1} row(s); {execution['ResultConfiguration']['OutputLocation']})")

@@ -4,7 +4,7 @@
 `TaskRequest` and returning the task's result (JSON value) or raising `StatesError`.
 """
 
-from emulator.integrations import awslambda, s3  # noqa: F401  (each registers its service)
+from emulator.integrations import athena, awslambda, glue, s3  # noqa: F401  (each registers its service)
 from emulator.integrations.registry import Handler, Registry, Resource, TaskContext, TaskRequest, parse_resource
 
 __all__ = ["Handler", "Registry", "Resource", "TaskContext", "TaskRequest", "parse_resource"]

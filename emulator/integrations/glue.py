@@ -1,0 +1,107 @@
+"""AWS Glue through the AWS SDK integration: `arn:aws:states:::aws-sdk:glue:<action>`.
+
+Requests use the SDK's PascalCase parameters, responses Glue's response shapes; the work is
+done by the workspace's Catalog (and its crawlers). A Glue error becomes `Glue.<Code>`, as Step
+Functions names AWS SDK integration errors, with the service's message and a request id.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from emulator.backends.catalog import Catalog, GlueError
+from emulator.errors import StatesError
+from emulator.integrations.registry import SERVICES, Handler, Registry, Resource, TaskRequest
+
+Params = dict[str, Any]
+
+
+def _required(params: Params, key: str) -> Any:
+    value = params.get(key)
+    if value is None or value == "":
+        raise GlueError("InvalidInputException", f"1 validation error detected: Value null at '{key[0].lower()}"
+                        f"{key[1:]}' failed to satisfy constraint: Member must not be null")
+    return value
+
+
+def _page(items: list[Any], params: Params, key: str) -> Params:
+    """MaxResults / NextToken over a listing (the token is the next item's offset)."""
+    token = params.get("NextToken")
+    try:
+        start = int(token) if token else 0
+    except ValueError:
+        raise GlueError("InvalidInputException", "Invalid NextToken") from None
+    size = int(params.get("MaxResults") or 100)
+    out: Params = {key: items[start:start + size]}
+    if start + size < len(items):
+        out["NextToken"] = str(start + size)
+    return out
+
+
+def _get_tables(catalog: Catalog, p: Params) -> Params:
+    tables = catalog.get_tables(_required(p, "DatabaseName"))
+    if pattern := p.get("Expression"):  # Glue's Expression is a regular expression on table names
+        try:
+            regex = re.compile(pattern)
+        except re.error:
+            raise GlueError("InvalidInputException", f"Invalid Expression: {pattern}") from None
+        tables = [t for t in tables if regex.fullmatch(t["Name"])]
+    return _page(tables, p, "TableList")
+
+
+def _get_partitions(catalog: Catalog, p: Params) -> Params:
+    partitions = catalog.get_partitions(_required(p, "DatabaseName"), _required(p, "TableName"), p.get("Expression"))
+    if p.get("ExcludeColumnSchema"):
+        partitions = [{**part, "StorageDescriptor": {k: v for k, v in part["StorageDescriptor"].items()
+                                                     if k != "Columns"}} for part in partitions]
+    return _page(partitions, p, "Partitions")
+
+
+def _empty(action: Callable[[Catalog, Params], Any]) -> Callable[[Catalog, Params], Params]:
+    """Glue's Create*/Start*/Delete* return an empty object."""
+    def run(catalog: Catalog, p: Params) -> Params:
+        action(catalog, p)
+        return {}
+    return run
+
+
+_ACTIONS: dict[str, Callable[[Catalog, Params], Params]] = {
+    "createCrawler": _empty(lambda c, p: c.crawlers.create(p)),
+    "startCrawler": _empty(lambda c, p: c.crawlers.start(_required(p, "Name"))),
+    "getCrawler": lambda c, p: {"Crawler": c.crawlers.get(_required(p, "Name"))},
+    "getCrawlers": lambda c, p: _page([c.crawlers.get(n) for n in c.crawlers.names()], p, "Crawlers"),
+    "getCrawlerMetrics": lambda c, p: _page(c.crawlers.metrics(p.get("CrawlerNameList")), p, "CrawlerMetricsList"),
+    "createDatabase": _empty(lambda c, p: c.create_database(_required(p, "DatabaseInput"))),
+    "getDatabase": lambda c, p: {"Database": c.get_database(_required(p, "Name"))},
+    "getDatabases": lambda c, p: _page(c.get_databases(), p, "DatabaseList"),
+    "createTable": _empty(lambda c, p: c.create_table(_required(p, "DatabaseName"), _required(p, "TableInput"))),
+    "updateTable": _empty(lambda c, p: c.update_table(_required(p, "DatabaseName"), _required(p, "TableInput"))),
+    "deleteTable": _empty(lambda c, p: c.delete_table(_required(p, "DatabaseName"), _required(p, "Name"))),
+    "getTable": lambda c, p: {"Table": c.get_table(_required(p, "DatabaseName"), _required(p, "Name"))},
+    "getTables": _get_tables,
+    "getPartitions": _get_partitions,
+    "batchCreatePartition": lambda c, p: {"Errors": c.batch_create_partitions(
+        _required(p, "DatabaseName"), _required(p, "TableName"), _required(p, "PartitionInputList"))},
+}
+
+
+def _factory(resource: Resource, registry: Registry) -> Handler | None:
+    action = _ACTIONS.get(resource.action)
+    if action is None or resource.pattern:  # AWS SDK integrations have no .sync / .waitForTaskToken for Glue
+        return None
+
+    def handle(request: TaskRequest) -> Any:
+        params = request.payload if isinstance(request.payload, dict) else {}
+        try:
+            return action(registry.backends.catalog, params)
+        except GlueError as exc:
+            raise StatesError(f"Glue.{exc.code}", f"{exc.message} (Service: Glue, Status Code: 400, "
+                              f"Request ID: {uuid.uuid4()})") from None
+
+    return handle
+
+
+SERVICES["aws-sdk:glue"] = _factory
