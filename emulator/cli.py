@@ -145,6 +145,7 @@ def run_command(definition: str, input_: str | None, name: str | None, real_time
     started = time.perf_counter()
     execution = machine.run(data, name=name, clock="real" if real_time else "virtual", seed=seed)
     wall = time.perf_counter() - started
+    machine.backends.settle()
     saved = _save(execution)
     if as_json:
         out = execution.describe()

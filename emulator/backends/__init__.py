@@ -37,3 +37,10 @@ class Backends:
         from emulator.backends.sql import QueryEngine
 
         return QueryEngine(self.workspace, self.object_store, self.catalog)
+
+    def settle(self) -> None:
+        """Let background work (crawls) finish: a process that exits now would cut it short."""
+        if "catalog" in self.__dict__:
+            from emulator.backends.crawler import Crawlers
+
+            Crawlers.wait_all()

@@ -733,6 +733,14 @@ class Crawlers:
             active.done.wait(timeout)
         return self.get(name)
 
+    @staticmethod
+    def wait_all(timeout: float | None = None) -> None:
+        """Block until every crawl of this process has finished (before a CLI process exits)."""
+        with _ACTIVE_GUARD:
+            running = list(_ACTIVE.values())
+        for active in running:
+            active.done.wait(timeout)
+
     def run(self, name: str) -> dict[str, Any]:
         """Start and wait: one synchronous crawl (CLI, tests, benchmarks)."""
         self.start(name)
