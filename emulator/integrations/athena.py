@@ -17,7 +17,7 @@ from typing import Any
 
 from emulator.backends.sql import AthenaError, QueryEngine
 from emulator.errors import TASK_FAILED, StatesError
-from emulator.integrations.registry import SERVICES, Handler, Registry, Resource, TaskRequest
+from emulator.integrations.registry import Handler, Registry, Resource, TaskRequest, register
 
 Action = Callable[[QueryEngine, dict[str, Any]], Any]
 
@@ -107,5 +107,5 @@ def _factory(resource: Resource, registry: Registry) -> Handler | None:
     return handle
 
 
-SERVICES["athena"] = _factory
-SERVICES["aws-sdk:athena"] = _factory
+register("athena", _factory)
+register("aws-sdk:athena", _factory)

@@ -12,7 +12,7 @@ from typing import Any
 
 from emulator.errors import StatesError
 from emulator.integrations.python import HandlerLoadError, call, load_callable
-from emulator.integrations.registry import SERVICES, Handler, Registry, Resource, TaskRequest
+from emulator.integrations.registry import Handler, Registry, Resource, TaskRequest, register
 
 
 def function_name(name_or_arn: str) -> str:
@@ -89,4 +89,4 @@ def _factory(resource: Resource, registry: Registry) -> Handler | None:
     return handler(resource, _Functions(registry))
 
 
-SERVICES["lambda"] = _factory
+register("lambda", _factory)

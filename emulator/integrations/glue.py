@@ -14,7 +14,7 @@ from typing import Any
 
 from emulator.backends.catalog import Catalog, GlueError
 from emulator.errors import StatesError
-from emulator.integrations.registry import SERVICES, Handler, Registry, Resource, TaskRequest
+from emulator.integrations.registry import Handler, Registry, Resource, TaskRequest, register
 
 Params = dict[str, Any]
 
@@ -104,4 +104,4 @@ def _factory(resource: Resource, registry: Registry) -> Handler | None:
     return handle
 
 
-SERVICES["aws-sdk:glue"] = _factory
+register("aws-sdk:glue", _factory)

@@ -90,8 +90,13 @@ class TaskRequest:
 Handler = Callable[[TaskRequest], Any]
 HandlerFactory = Callable[[Resource, "Registry"], Handler | None]
 
-# Service modules add themselves here: service name → factory returning a handler (or None).
-SERVICES: dict[str, HandlerFactory] = {}
+# Service modules add themselves with `register`: service name → factories, each returning a
+# handler for the actions it knows (or None), asked in order.
+SERVICES: dict[str, list[HandlerFactory]] = {}
+
+
+def register(service: str, factory: HandlerFactory) -> None:
+    SERVICES.setdefault(service, []).append(factory)
 
 
 class Registry:
@@ -112,8 +117,10 @@ class Registry:
         handler = None
         if (fn := self.callables.get(resource.arn)) is not None:
             handler = _bind(fn)
-        elif (factory := SERVICES.get(resource.service)) is not None:
-            handler = factory(resource, self)
+        else:
+            for factory in SERVICES.get(resource.service, ()):
+                if (handler := factory(resource, self)) is not None:
+                    break
         if handler is None:
             raise StatesError(RUNTIME, _unknown(resource))
         return handler

@@ -13,7 +13,7 @@ from typing import Any
 
 from emulator.backends.objectstore import ObjectInfo, ObjectStore, S3Error
 from emulator.errors import StatesError
-from emulator.integrations.registry import SERVICES, Handler, Registry, Resource, TaskRequest
+from emulator.integrations.registry import Handler, Registry, Resource, TaskRequest, register
 
 Action = Callable[[ObjectStore, dict[str, Any]], Any]
 
@@ -130,4 +130,4 @@ def _factory(resource: Resource, registry: Registry) -> Handler | None:
     return handle
 
 
-SERVICES["aws-sdk:s3"] = _factory
+register("aws-sdk:s3", _factory)
