@@ -27,6 +27,7 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from emulator.asl.paths import Env, Path, PathSyntaxError, compile_path
+from emulator.asl.values import json_type
 from emulator.errors import INTRINSIC_FAILURE, RUNTIME, StatesError
 
 # AWS: "You can nest up to 10 intrinsic functions within a field". Enforced as a depth limit,
@@ -367,18 +368,6 @@ def _format_text(value: Any) -> str:
     return _json_text(value)
 
 
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
 def _identity(value: Any) -> Any:
     """A hashable key equal only for equal JSON values, as Java's JsonNode.equals sees them.
 
@@ -404,7 +393,7 @@ def _java_round(value: float) -> int:
 def _integer(call: Intrinsic, value: Any, what: str) -> int:
     """An integer argument; AWS rounds non-integers to the nearest integer (documented)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise call.fail(f"the {what} must be a number, but got {_type_name(value)} {_json_text(value)}")
+        raise call.fail(f"the {what} must be a number, but got {json_type(value)} {_json_text(value)}")
     if isinstance(value, float):
         if not math.isfinite(value):
             raise call.fail(f"the {what} must be a finite number, but got {value}")
@@ -414,19 +403,19 @@ def _integer(call: Intrinsic, value: Any, what: str) -> int:
 
 def _string(call: Intrinsic, value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise call.fail(f"the {what} must be a string, but got {_type_name(value)} {_json_text(value)}")
+        raise call.fail(f"the {what} must be a string, but got {json_type(value)} {_json_text(value)}")
     return value
 
 
 def _array(call: Intrinsic, value: Any, what: str = "first argument") -> list[Any]:
     if not isinstance(value, list):
-        raise call.fail(f"the {what} must be an array, but got {_type_name(value)} {_json_text(value)}")
+        raise call.fail(f"the {what} must be an array, but got {json_type(value)} {_json_text(value)}")
     return value
 
 
 def _object(call: Intrinsic, value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise call.fail(f"the {what} must be a JSON object, but got {_type_name(value)} {_json_text(value)}")
+        raise call.fail(f"the {what} must be a JSON object, but got {json_type(value)} {_json_text(value)}")
     return value
 
 

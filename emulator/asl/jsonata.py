@@ -38,6 +38,7 @@ from typing import Any
 
 import jsonatapy
 
+from emulator.asl.values import json_type, to_json
 from emulator.errors import QUERY_EVALUATION_ERROR, StatesError
 
 # A loop that never ends (`($f := function(){$f()}; $f())`, a tail call, so no stack limit
@@ -98,27 +99,6 @@ def is_expression(value: Any) -> bool:
 # state: "Output", "Output/result", "Arguments/list[0]", "Items", "Choices[0]/Condition", ...
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def json_type(value: Any) -> str:
-    """The JSON type name AWS uses in its messages: null, boolean, number, string, array, object."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 def _sentence(source: str, field: str | None) -> str:
     where = f" specified for the field '{field}'" if field else ""
     return f"The JSONata expression '{source}'{where}"
@@ -141,7 +121,7 @@ def type_error(source: str, field: str | None, expected: str, value: Any) -> Sta
         return undefined_error(source, field)
     return _query_error(
         f"{_sentence(source, field)} returned an unexpected result type. Expected '{expected}', "
-        f"but was '{json_type(value)}' for value: {_compact(value)}",
+        f"but was '{json_type(value)}' for value: {to_json(value)}",
         field,
     )
 
@@ -160,12 +140,12 @@ def evaluation_error(source: str, field: str | None, message: str) -> StatesErro
 
 def map_input_error(value: Any) -> StatesError:
     """A Map state whose input (no Items field) is not an array (AWS, corpus; no location)."""
-    return StatesError(QUERY_EVALUATION_ERROR, f"Map state input must be an array but was: {_compact(value)}")
+    return StatesError(QUERY_EVALUATION_ERROR, f"Map state input must be an array but was: {to_json(value)}")
 
 
 def timestamp_error(value: Any, field: str = "Timestamp") -> StatesError:
     """A Wait state's Timestamp that is not an ISO-8601 date-time (AWS, corpus)."""
-    shown = value if isinstance(value, str) else _compact(value)
+    shown = value if isinstance(value, str) else to_json(value)
     return _query_error(
         f"The {field} field cannot be parsed as an ISO-8601 extended offset date-time format string: {shown}", field
     )
@@ -201,7 +181,7 @@ def _integer(name: str, value: Any, what: str) -> int:
     # AWS: "Built-in JSONata functions that require integer values as parameters will automatically
     # round down any non-integer numbers provided."
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _fail(f"The {what} of ${name} must be a number, but was: {_compact(value)}")
+        raise _fail(f"The {what} of ${name} must be a number, but was: {to_json(value)}")
     return math.floor(value)
 
 
@@ -209,7 +189,7 @@ def _partition(*args: Any) -> list[list[Any]]:
     _arity("partition", args, 2, 2)
     items, size = args
     if items is None or isinstance(items, dict):
-        raise _fail(f"The first argument of $partition must be an array, but was: {_compact(items)}")
+        raise _fail(f"The first argument of $partition must be an array, but was: {to_json(items)}")
     if not isinstance(items, list):
         items = [items]  # a single value is an array of one, as JSONata's array parameters take it
     chunk = _integer("partition", size, "second argument (chunk size)")
@@ -237,12 +217,12 @@ def _hash(*args: Any) -> str:
     _arity("hash", args, 2, 2)
     data, algorithm = args
     if not isinstance(data, str):
-        raise _fail(f"The first argument (data) of $hash must be a string, but was: {_compact(data)}")
+        raise _fail(f"The first argument (data) of $hash must be a string, but was: {to_json(data)}")
     name = _HASHES.get(algorithm) if isinstance(algorithm, str) else None
     if name is None:
         raise _fail(
             f"The hashing algorithm (second argument) of $hash must be one of {', '.join(_HASHES)}, "
-            f"but was: {_compact(algorithm)}"
+            f"but was: {to_json(algorithm)}"
         )
     return hashlib.new(name, data.encode("utf-8")).hexdigest()
 
@@ -281,7 +261,7 @@ def _parse(*args: Any) -> Any:
     _arity("parse", args, 1, 1)
     text = args[0]
     if not isinstance(text, str):
-        raise _fail(f"The argument of $parse must be a string, but was: {_compact(text)}")
+        raise _fail(f"The argument of $parse must be a string, but was: {to_json(text)}")
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except ValueError as exc:
@@ -513,7 +493,7 @@ class Template:
     def __init__(self, spec: Any, field: str) -> None:
         self.field = field
         # The expression AWS quotes when the whole field is one (type errors on Items, Seconds...).
-        self.source = _inner(spec) if is_expression(spec) else _compact(spec)
+        self.source = _inner(spec) if is_expression(spec) else to_json(spec)
         self._render, self.dynamic = _compile_template(spec, field)
 
     def __repr__(self) -> str:

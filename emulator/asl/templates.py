@@ -7,15 +7,11 @@ safe because nothing in the engine mutates a value in place.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from emulator.asl.intrinsics import compile_intrinsic, is_intrinsic
 from emulator.asl.paths import Env, compile_path
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+from emulator.asl.values import to_json
 
 
 class Template:
@@ -71,6 +67,6 @@ def _selector(key: str, expression: str) -> Any:
 
     def describe(searched: Any) -> str:
         return (f"The JSONPath '{expression}' specified for the field '{key}' could not be found "
-                f"in the input '{_compact(searched)}'")
+                f"in the input '{to_json(searched)}'")
 
     return lambda data, env: path.get_for(data, env, describe)

@@ -14,9 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from emulator.asl.parser import load_definition, parse
+from emulator.asl.values import to_json
 from emulator.backends import Backends
 from emulator.engine.clock import Cancelled, CancelToken, Clock
-from emulator.engine.history import MAX_EVENTS, History, HistoryLimitExceeded, check_payload, to_json
+from emulator.engine.history import MAX_EVENTS, History, HistoryLimitExceeded, check_payload
 from emulator.engine.interpreter import Branch, ExecutionTimedOut, Interpreter, Run
 from emulator.engine.variables import Variables
 from emulator.errors import RUNTIME, TIMEOUT, StatesError

@@ -6,7 +6,6 @@ member, as boto3 returns them. Inputs and outputs are JSON text, as AWS stores t
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -18,12 +17,6 @@ MAX_EVENTS = 25_000
 # AWS's payload limit for an input, output or result, in bytes of UTF-8.
 MAX_PAYLOAD_BYTES = 256 * 1024
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-def to_json(value: Any) -> str:
-    """Compact JSON text, as AWS renders payloads."""
-    return _dumps(value)
 
 
 def payload_size(text: str) -> int:

@@ -30,8 +30,9 @@ from emulator.asl.states import (
     TaskState,
     WaitState,
 )
+from emulator.asl.values import to_json
 from emulator.engine.clock import Cancelled, CancelToken, Clock, iso8601
-from emulator.engine.history import History, check_payload, to_json
+from emulator.engine.history import History, check_payload
 from emulator.engine.variables import Variables
 from emulator.errors import (
     ALL,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from emulator.engine.history import to_json
+from emulator.asl.values import to_json
 from emulator.errors import RUNTIME, StatesError
 
 # AWS's quotas: one variable, one state's assignments together, all variables of an execution.
