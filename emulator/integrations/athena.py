@@ -17,7 +17,7 @@ from typing import Any
 
 from emulator.backends.sql import AthenaError, QueryEngine
 from emulator.errors import TASK_FAILED, StatesError
-from emulator.integrations.registry import Handler, Registry, Resource, TaskRequest, register
+from emulator.integrations.registry import Handler, Registry, Resource, backend_handler, register
 
 Action = Callable[[QueryEngine, dict[str, Any]], Any]
 
@@ -96,15 +96,7 @@ def _factory(resource: Resource, registry: Registry) -> Handler | None:
         action = None
     if action is None:
         return None
-
-    def handle(request: TaskRequest) -> Any:
-        params = request.payload if isinstance(request.payload, dict) else {}
-        try:
-            return action(registry.backends.sql, params)
-        except AthenaError as exc:
-            raise _error(exc.code, exc.message) from None
-
-    return handle
+    return backend_handler(action, lambda: registry.backends.sql, AthenaError, lambda e: _error(e.code, e.message))
 
 
 register("athena", _factory)

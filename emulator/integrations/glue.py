@@ -14,7 +14,7 @@ from typing import Any
 
 from emulator.backends.catalog import Catalog, GlueError
 from emulator.errors import StatesError
-from emulator.integrations.registry import Handler, Registry, Resource, TaskRequest, register
+from emulator.integrations.registry import Handler, Registry, Resource, backend_handler, register
 
 Params = dict[str, Any]
 
@@ -92,16 +92,12 @@ def _factory(resource: Resource, registry: Registry) -> Handler | None:
     action = _ACTIONS.get(resource.action)
     if action is None or resource.pattern:  # AWS SDK integrations have no .sync / .waitForTaskToken for Glue
         return None
+    return backend_handler(action, lambda: registry.backends.catalog, GlueError, _error)
 
-    def handle(request: TaskRequest) -> Any:
-        params = request.payload if isinstance(request.payload, dict) else {}
-        try:
-            return action(registry.backends.catalog, params)
-        except GlueError as exc:
-            raise StatesError(f"Glue.{exc.code}", f"{exc.message} (Service: Glue, Status Code: 400, "
-                              f"Request ID: {uuid.uuid4()})") from None
 
-    return handle
+def _error(exc: GlueError) -> StatesError:
+    return StatesError(f"Glue.{exc.code}", f"{exc.message} (Service: Glue, Status Code: 400, "
+                       f"Request ID: {uuid.uuid4()})")
 
 
 register("aws-sdk:glue", _factory)

@@ -99,6 +99,20 @@ def register(service: str, factory: HandlerFactory) -> None:
     SERVICES.setdefault(service, []).append(factory)
 
 
+def backend_handler(action: Callable[[Any, dict[str, Any]], Any], backend: Callable[[], Any],
+                    errors: type[Exception], translate: Callable[[Any], StatesError]) -> Handler:
+    """A handler calling `action(backend, parameters)`, the backend's errors turned into the service's."""
+
+    def handle(request: TaskRequest) -> Any:
+        params = request.payload if isinstance(request.payload, dict) else {}
+        try:
+            return action(backend(), params)
+        except errors as exc:
+            raise translate(exc) from None
+
+    return handle
+
+
 class Registry:
     """Resolves Task resources for one state machine run; service handlers reach the backends through it."""
 

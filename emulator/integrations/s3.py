@@ -13,7 +13,7 @@ from typing import Any
 
 from emulator.backends.objectstore import ObjectInfo, ObjectStore, S3Error
 from emulator.errors import StatesError
-from emulator.integrations.registry import Handler, Registry, Resource, TaskRequest, register
+from emulator.integrations.registry import Handler, Registry, Resource, backend_handler, register
 
 Action = Callable[[ObjectStore, dict[str, Any]], Any]
 
@@ -118,16 +118,8 @@ def _factory(resource: Resource, registry: Registry) -> Handler | None:
     action = ACTIONS.get(resource.action)
     if action is None:
         return None
-
-    def handle(request: TaskRequest) -> Any:
-        params = request.payload if isinstance(request.payload, dict) else {}
-        try:
-            return action(registry.backends.object_store, params)
-        except S3Error as exc:
-            status = 404 if exc.code.startswith("NoSuch") else 400
-            raise _error(exc.code, exc.message, status) from None
-
-    return handle
+    return backend_handler(action, lambda: registry.backends.object_store, S3Error,
+                           lambda e: _error(e.code, e.message, 404 if e.code.startswith("NoSuch") else 400))
 
 
 register("aws-sdk:s3", _factory)
