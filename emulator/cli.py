@@ -393,3 +393,30 @@ def query_command(sql: str, database: str | None) -> None:
         if index == 0:
             click.echo("  ".join("-" * w for w in widths))
     click.echo(f"({len(rows) - 1} row(s); {execution['ResultConfiguration']['OutputLocation']})")
+
+
+@cli.command("outbox")
+@click.option("--topic", default=None, help="Only SNS messages to this topic (ARN or name).")
+@click.option("--queue", default=None, help="Only SQS messages to this queue (URL or name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the messages as a JSON array.")
+def outbox_command(topic: str | None, queue: str | None, as_json: bool) -> None:
+    """List the SNS and SQS messages state machines sent (recorded locally, never delivered)."""
+    from emulator.backends.outbox import Outbox
+
+    if topic is not None and queue is not None:
+        _fail("give --topic or --queue, not both")
+    try:
+        messages = Outbox(_workspace()).messages(topic=topic, queue=queue)
+    except (OSError, json.JSONDecodeError, KeyError) as exc:
+        _fail(f"cannot read the outbox: {exc}", 1)
+    if as_json:
+        click.echo(json.dumps(messages, indent=2, ensure_ascii=False))
+        return
+    if not messages:
+        click.echo("no messages")
+        return
+    for message in messages:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(message["Timestamp"]))
+        subject = f"  [{message['Subject']}]" if message.get("Subject") else ""
+        click.echo(f"{stamp}  {message['Service']}  {message['Target']}{subject}")
+        click.echo(f"    {message['Body'][:200]}")

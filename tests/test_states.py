@@ -208,9 +208,10 @@ def test_distributed_map_tolerated_failures() -> None:
 
 
 def test_task_unknown_resource_is_clear() -> None:
-    ex = emulator.run(chain(("T", {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage"})), {})
+    arn = "arn:aws:states:::sagemaker:createTrainingJob"
+    ex = emulator.run(chain(("T", {"Type": "Task", "Resource": arn})), {})
     assert ex.status == "FAILED"
-    assert "No local handler for resource 'arn:aws:states:::sqs:sendMessage'" in ex.cause
+    assert f"No local handler for resource '{arn}'" in ex.cause
 
 
 def test_lambda_invoke_shape_and_bare_function_arn() -> None:

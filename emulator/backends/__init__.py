@@ -13,6 +13,7 @@ from emulator.workspace import Workspace
 
 if TYPE_CHECKING:
     from emulator.backends.catalog import Catalog
+    from emulator.backends.outbox import Outbox
     from emulator.backends.sql import QueryEngine
 
 
@@ -31,6 +32,12 @@ class Backends:
         from emulator.backends.catalog import Catalog
 
         return Catalog(self.workspace, self.object_store)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        from emulator.backends.outbox import Outbox
+
+        return Outbox(self.workspace)
 
     @cached_property
     def sql(self) -> QueryEngine:

@@ -103,13 +103,15 @@ class StateMachine:
     def __init__(self, definition: dict[str, Any] | str | os.PathLike[str], *, name: str = "StateMachine",
                  resources: Mapping[str, Callable[..., Any]] | None = None,
                  role_arn: str = DEFAULT_ROLE_ARN, workspace: Workspace | str | os.PathLike[str] | None = None,
-                 ) -> None:
+                 state_machines: Mapping[str, Any] | None = None) -> None:
         self.definition = load_definition(definition)
         self.machine = parse(self.definition)
         self.name = name
         self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
         self.resources = dict(resources or {})
         self.role_arn = role_arn
+        # Definitions (or paths) by name, for states:startExecution to run as nested executions.
+        self.state_machines = dict(state_machines or {})
         # The workspace (local S3, catalog, query results) is opened on first use by a Task.
         self.backends = Backends(workspace if isinstance(workspace, Workspace) or workspace is None
                                  else Workspace(workspace))
@@ -128,7 +130,8 @@ class StateMachine:
 
     def _prepare(self, input: Any = None, *, name: str | None = None, clock: str = "virtual",
                  seed: int | None = None, resources: Mapping[str, Callable[..., Any]] | None = None,
-                 max_events: int | None = MAX_EVENTS) -> tuple[Execution, Callable[[], None]]:
+                 max_events: int | None = MAX_EVENTS, state_machines: Mapping[str, Any] | None = None,
+                 ) -> tuple[Execution, Callable[[], None]]:
         if clock not in ("virtual", "real"):
             raise ValueError(f"clock must be 'virtual' or 'real', not {clock!r}")
         rng = random.Random(seed)
@@ -142,9 +145,13 @@ class StateMachine:
         start = start_clock.now()
         execution.start_date = start_clock.datetime()
         timeout = self.machine.timeout_seconds
+        registry = Registry({**self.resources, **(resources or {})}, self.backends)
+        # Nested executions (integrations/stepfunctions.py) find their machines and inherit these options.
+        registry.state_machines = {**self.state_machines, **(state_machines or {})}
+        registry.run_options = {"clock": clock, "seed": seed, "max_events": max_events}
         run = Run(
             history=history,
-            registry=Registry({**self.resources, **(resources or {})}, self.backends),
+            registry=registry,
             random=rng,
             execution_arn=arn,
             execution_name=name,

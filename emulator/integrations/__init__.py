@@ -4,7 +4,14 @@
 `TaskRequest` and returning the task's result (JSON value) or raising `StatesError`.
 """
 
-from emulator.integrations import athena, awslambda, glue, s3  # noqa: F401  (each registers its service)
+from emulator.integrations import (  # noqa: F401  (each registers its service)
+    athena,
+    awslambda,
+    glue,
+    messaging,
+    s3,
+    stepfunctions,
+)
 from emulator.integrations.registry import Handler, Registry, Resource, TaskContext, TaskRequest, parse_resource
 
 __all__ = ["Handler", "Registry", "Resource", "TaskContext", "TaskRequest", "parse_resource"]

@@ -120,6 +120,9 @@ class Registry:
                  ) -> None:
         self.callables: dict[str, Callable[..., Any]] = dict(resources or {})
         self._backends = backends
+        # For nested executions (integrations/stepfunctions.py): machines by name, and the run's options.
+        self.state_machines: dict[str, Any] = {}
+        self.run_options: dict[str, Any] = {}
 
     @property
     def backends(self) -> Backends:
