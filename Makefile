@@ -18,9 +18,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/sfn-local run definitions/demo_orders.asl.json --input @sample_data/demo_orders.json \
-		--handler enrich-order=definitions.demo_handlers:enrich_order \
-		--handler notify=definitions.demo_handlers:notify
+	$(BIN)/sfn-local run definitions/demo_orders.asl.json --input @sample_data/demo_orders.json
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m ruff check .
