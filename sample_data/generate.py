@@ -59,6 +59,29 @@ def generate(out: Path, rentals: int, seed: int = 7) -> None:
             "end_time", "total_amount"], transactions)
 
 
+def generate_customers(out: Path, count: int, seed: int = 7) -> None:
+    """Customers with near-duplicates: the same person re-registered with e-mail or phone variants."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        name = f"{first} {last}"
+        email = f"{first.lower()}.{last.lower()}{i}@{rng.choice(['gmail.com', 'example.com'])}"
+        phone = f"+1-555-{rng.randint(100, 999)}-{rng.randint(1000, 9999)}"
+        created = datetime(2023, 1, 1) + timedelta(days=rng.randint(0, 400))
+        rows.append([f"C{len(rows) + 1:05d}", name, email, phone, created.date().isoformat()])
+        if rng.random() < 0.25:  # a later duplicate: same e-mail up to case/dots/+tag, or same name and phone
+            later = (created + timedelta(days=rng.randint(1, 30))).date().isoformat()
+            if rng.random() < 0.5:
+                local, domain = email.split("@")
+                variant = (local.replace(".", "") + "+promo@" + domain) if domain == "gmail.com" else email.upper()
+                rows.append([f"C{len(rows) + 1:05d}", name, variant, phone, later])
+            else:
+                rows.append([f"C{len(rows) + 1:05d}", name.upper(), f"other{i}@example.com",
+                             phone.replace("-", " "), later])
+    _write(out / "customers.csv", ["customer_id", "name", "email", "phone", "created_at"], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=400, help="rental transactions (default 400)")
@@ -66,7 +89,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     generate(args.out, args.rows, args.seed)
-    print(f"wrote {args.rows} rentals under {args.out}")
+    generate_customers(args.out.parent / "customers", max(40, args.rows // 10), args.seed)
+    print(f"wrote {args.rows} rentals under {args.out} and customers beside it")
 
 
 if __name__ == "__main__":

@@ -86,3 +86,47 @@ def test_user_transaction_analysis(spark, tmp_path: Path) -> None:
         assert users[user]["total_spent"] == pytest.approx(round(total, 2))
     daily = {row["day"]: row["revenue"] for row in pq.read_table(tmp_path / "daily_revenue").to_pylist()}
     assert daily == pytest.approx({d: round(v, 2) for d, v in days.items()})
+
+
+def test_csv_to_parquet(spark, tmp_path: Path) -> None:
+    out = tmp_path / "curated"
+    _run("csv_to_parquet.py", "--JOB_NAME", "csv-to-parquet", "--source", str(DATA / "vehicles"), "--target", str(out),
+         "--partition_column", "make")
+    table = pq.read_table(out).to_pylist()
+    assert sorted(r["vehicle_id"] for r in table) == sorted(r["vehicle_id"] for r in _rows("vehicles"))
+    assert {p.name for p in out.iterdir() if p.is_dir()} == {f"make={r['make']}" for r in _rows("vehicles")}
+
+
+def _dedup_expected(rows: list[dict[str, str]]) -> set[str]:
+    """The job's rule, in plain Python: earliest per e-mail key, then earliest per (name, phone) key."""
+    import re
+
+    def email_key(email: str) -> str:
+        email = email.strip().lower()
+        local, _, domain = email.partition("@")
+        if domain == "gmail.com":
+            local = re.sub(r"\+.*$", "", local).replace(".", "")
+        return f"{local}@{domain}"
+
+    def earliest(group: list[dict[str, str]]) -> dict[str, str]:
+        return min(group, key=lambda r: (r["created_at"], r["customer_id"]))
+
+    def keep(items: list[dict[str, str]], key) -> list[dict[str, str]]:
+        groups: dict = defaultdict(list)
+        for r in items:
+            groups[key(r)].append(r)
+        return [earliest(g) for g in groups.values()]
+
+    first = keep(rows, lambda r: email_key(r["email"]))
+    second = keep(first, lambda r: (re.sub("[^a-z]", "", r["name"].lower()), re.sub("[^0-9]", "", r["phone"])[-7:]))
+    return {r["customer_id"] for r in second}
+
+
+def test_customer_dedup(spark, tmp_path: Path) -> None:
+    source = ROOT / "sample_data" / "customers"
+    with (source / "customers.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    _run("customer_dedup.py", "--source", str(source), "--target", str(tmp_path / "dedup"))
+    kept = {r["customer_id"] for r in pq.read_table(tmp_path / "dedup").to_pylist()}
+    assert kept == _dedup_expected(rows)
+    assert len(kept) < len(rows)  # the sample data does hold duplicates
