@@ -14,6 +14,7 @@ from emulator.workspace import Workspace
 if TYPE_CHECKING:
     from emulator.backends.catalog import Catalog
     from emulator.backends.outbox import Outbox
+    from emulator.backends.spark import SparkEngine
     from emulator.backends.sql import QueryEngine
 
 
@@ -38,6 +39,12 @@ class Backends:
         from emulator.backends.outbox import Outbox
 
         return Outbox(self.workspace)
+
+    @cached_property
+    def spark(self) -> SparkEngine:
+        from emulator.backends.spark import SparkEngine
+
+        return SparkEngine(self.workspace, self.object_store)
 
     @cached_property
     def sql(self) -> QueryEngine:

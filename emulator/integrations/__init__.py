@@ -7,7 +7,9 @@
 from emulator.integrations import (  # noqa: F401  (each registers its service)
     athena,
     awslambda,
+    emr,
     glue,
+    gluejobs,
     messaging,
     s3,
     stepfunctions,

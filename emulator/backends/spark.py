@@ -1,0 +1,347 @@
+"""A warm local Spark: PySpark scripts (EMR steps, Glue jobs) run in-process on one SparkSession.
+
+Starting a JVM costs seconds, so every job of the process shares ONE SparkSession (`local[2]`
+unless SFN_LOCAL_SPARK_MASTER says otherwise), started on first use and kept until the last
+lease on it is released (`acquire` / `release`: an EMR cluster holds one while it lives) or the
+process exits. A script runs as `__main__` with its own argv; `SparkSession.builder.getOrCreate()`
+inside it returns the warm session, and its `spark.stop()` / `sc.stop()` are ignored.
+
+`s3://` and `s3a://` paths resolve to the local object store wherever they appear (step
+arguments, literals in the job's code): both schemes are served by Hadoop's
+ViewFileSystemOverloadScheme with, per bucket, a mount table whose fallback is the bucket's
+directory. Mounts are set before each job for every bucket the store knows plus every bucket
+named in the job's arguments or source, so buckets created after the session started work too.
+
+Limits, because one JVM and one Python process serve every job: concurrent jobs run in parallel
+threads but share the session's runtime conf (a `--conf` of one job is visible to the other while
+both run), sys.path (for `--py-files`) and the mount tables (two workspaces using the same bucket
+name at the same moment would collide). sys.argv and stdout/stderr are per job: they are
+thread-local proxies while a job runs, so threads a job starts itself see the process's argv.
+"""
+
+from __future__ import annotations
+
+import atexit
+import builtins
+import io
+import os
+import re
+import sys
+import threading
+import time
+import traceback
+from collections import UserList
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from emulator.backends.objectstore import ObjectStore, S3Error
+from emulator.workspace import Workspace
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+MASTER_ENV = "SFN_LOCAL_SPARK_MASTER"
+LOG_TAIL_LINES = 40
+_BUCKET_IN_TEXT = re.compile(r"s3a?://([a-z0-9][a-z0-9.\-_]{1,62})")
+_VIEWFS = "org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme"
+
+# Settings every warm session starts with: s3/s3a through the mount tables, no per-instance FS
+# cache (a cached FileSystem would keep the mount table it was created with), RawLocalFileSystem
+# so Spark writes no .crc side files into buckets, and no UI server.
+_SESSION_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
+    **{key: value for scheme in ("s3", "s3a") for key, value in {
+        f"spark.hadoop.fs.{scheme}.impl": _VIEWFS,
+        f"spark.hadoop.fs.{scheme}.impl.disable.cache": "true",
+        f"spark.hadoop.fs.viewfs.overload.scheme.target.{scheme}.impl": "org.apache.hadoop.fs.LocalFileSystem",
+    }.items()},
+}
+
+
+@dataclass
+class JobResult:
+    state: str  # "SUCCEEDED" | "FAILED" | "CANCELLED"
+    error_message: str | None
+    log_tail: str
+    seconds: float  # wall time of the script itself, session start excluded
+
+
+class _ThreadLocalArgv(UserList):
+    """sys.argv while jobs run: each job thread sees its own list, other threads the process's."""
+
+    def __init__(self, default: list[str]) -> None:  # UserList.__init__ would copy into .data
+        self._default = default
+
+    @property
+    def data(self) -> list[str]:  # type: ignore[override]
+        return getattr(_local, "argv", self._default)
+
+    @data.setter
+    def data(self, value: list[str]) -> None:
+        _local.argv = value
+
+
+class _ThreadLocalStream(io.TextIOBase):
+    """stdout/stderr while jobs run: a job thread's writes also go to its own log buffer."""
+
+    def __init__(self, target: Any, name: str) -> None:
+        self.target = target
+        self.name = name
+
+    def write(self, text: str) -> int:
+        if (buffer := getattr(_local, "log", None)) is not None:
+            buffer.write(text)
+        return self.target.write(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+    def fileno(self) -> int:
+        return self.target.fileno()
+
+
+_local = threading.local()
+_lock = threading.RLock()  # guards the session, leases, the proxies and the mount tables
+_session: SparkSession | None = None
+_leases: set[str] = set()
+_jobs_running = 0
+_saved_stdio: tuple[Any, Any, Any] | None = None
+started_in: float | None = None  # seconds the last session start took (bench, logs)
+
+
+class SparkEngine:
+    """The warm session as one workspace sees it (its buckets are what s3:// paths resolve to)."""
+
+    def __init__(self, workspace: Workspace, object_store: ObjectStore, master: str | None = None) -> None:
+        self.workspace = workspace
+        self.object_store = object_store
+        self.master = master or os.environ.get(MASTER_ENV) or "local[2]"
+
+    # -- the session -----------------------------------------------------------------------
+    def session(self) -> SparkSession:
+        """The warm session, started on first use."""
+        global _session, started_in
+        with _lock:
+            if _session is None or _session.sparkContext._jsc is None:
+                began = time.monotonic()
+                from pyspark.sql import SparkSession
+
+                builder = SparkSession.builder.master(self.master).appName("sfn-local")
+                for key, value in _SESSION_CONF.items():
+                    builder = builder.config(key, value)
+                _session = builder.getOrCreate()
+                _session.sparkContext.setLogLevel("ERROR")
+                _guard_stop()
+                started_in = time.monotonic() - began
+            return _session
+
+    @property
+    def running(self) -> bool:
+        return _session is not None
+
+    def acquire(self, owner: str) -> None:
+        """Keep the session alive for `owner` (an EMR cluster) until `release`."""
+        with _lock:
+            _leases.add(owner)
+
+    def release(self, owner: str) -> None:
+        """Drop `owner`'s lease; the session stops when no lease is left."""
+        with _lock:
+            _leases.discard(owner)
+            if not _leases and _jobs_running == 0:
+                self.stop()
+
+    def stop(self) -> None:
+        """Stop the session and its JVM (the next job starts a new one)."""
+        stop_session()
+
+    def cancel(self, job_group: str) -> None:
+        """Cancel the Spark jobs a running script started under `job_group` (CancelSteps)."""
+        with _lock:
+            if _session is not None:
+                _session.sparkContext.cancelJobGroup(job_group)
+
+    # -- paths ------------------------------------------------------------------------------
+    def mount(self, buckets: Iterable[str]) -> None:
+        """Point s3://<bucket>/ and s3a://<bucket>/ at the buckets' local directories."""
+        conf = self.session().sparkContext._jsc.hadoopConfiguration()
+        with _lock:
+            for bucket in buckets:
+                try:
+                    root = self.object_store.bucket_root(bucket)
+                except S3Error:
+                    continue  # not a valid bucket name: Hadoop will report the path as not found
+                conf.set(f"fs.viewfs.mounttable.{bucket}.linkFallback", root.resolve().as_uri())
+
+    def resolve(self, location: str) -> Path:
+        """A script or --py-files entry given as a local path or an s3:// URI."""
+        if location.startswith(("s3://", "s3a://")):
+            return self.object_store.local_path(location)
+        path = Path(location)
+        return path if path.is_absolute() else self.workspace.project / path
+
+    # -- jobs -------------------------------------------------------------------------------
+    def run_script(self, script: Path, args: list[str], conf: dict[str, str] | None = None,
+                   py_files: list[Path] | None = None, job_group: str | None = None) -> JobResult:
+        """Run a PySpark script to the end on the warm session; its failure becomes a FAILED JobResult."""
+        global _jobs_running
+        log = io.StringIO()
+        try:
+            source = script.read_text(encoding="utf-8")
+        except OSError as exc:
+            return JobResult("FAILED", f"Cannot read script {script}: {exc.strerror or exc}", "", 0.0)
+        session = self.session()
+        self.mount({*self.object_store.buckets(), *_BUCKET_IN_TEXT.findall(" ".join([source, *args]))})
+        applied = self._apply_conf(session, conf or {}, log)
+        extra_paths = [str(p) for p in py_files or ()] + [str(script.parent)]
+        with _lock:
+            _jobs_running += 1
+            _enter_job_mode()
+            for entry in reversed(extra_paths):
+                sys.path.insert(0, entry)
+        _local.argv, _local.log = [str(script), *args], log
+        began = time.monotonic()
+        state, error = "SUCCEEDED", None
+        try:
+            if job_group:
+                session.sparkContext.setJobGroup(job_group, f"sfn-local {job_group}", interruptOnCancel=True)
+            code = compile(source, str(script), "exec")
+            exec(code, {"__name__": "__main__", "__file__": str(script), "__builtins__": builtins})
+        except SystemExit as exc:  # sys.exit(0) / sys.exit(None) is a clean end, as for spark-submit
+            if exc.code not in (0, None):
+                state, error = "FAILED", f"Script exited with status {exc.code}"
+        except BaseException as exc:  # whatever the job raises fails the job, not the emulator
+            state, error = "FAILED", _describe(exc)
+            log.write(traceback.format_exc())
+        finally:
+            seconds = time.monotonic() - began
+            del _local.argv, _local.log
+            if job_group:
+                session.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+            with _lock:
+                for entry in extra_paths:
+                    if entry in sys.path:
+                        sys.path.remove(entry)
+                _jobs_running -= 1
+                if _jobs_running == 0:
+                    _leave_job_mode()
+            self._restore_conf(session, applied)
+        return JobResult(state, error, _tail(log.getvalue()), seconds)
+
+    @staticmethod
+    def _apply_conf(session: SparkSession, conf: dict[str, str], log: io.StringIO) -> dict[str, str | None]:
+        """Set what the running session can take; static settings (executor memory, ...) are noted and skipped."""
+        previous: dict[str, str | None] = {}
+        hadoop = session.sparkContext._jsc.hadoopConfiguration()
+        for key, value in conf.items():
+            if key.startswith("spark.hadoop."):
+                hadoop.set(key.removeprefix("spark.hadoop."), str(value))
+                continue
+            try:
+                old = session.conf.get(key, None)
+                session.conf.set(key, str(value))
+                previous[key] = old
+            except Exception as exc:  # Spark refuses static confs with various exception types
+                log.write(f"sfn-local: --conf {key} not applied on the warm session ({type(exc).__name__})\n")
+        return previous
+
+    @staticmethod
+    def _restore_conf(session: SparkSession, previous: dict[str, str | None]) -> None:
+        for key, old in previous.items():
+            if old is None:
+                session.conf.unset(key)
+            else:
+                session.conf.set(key, old)
+
+
+def _describe(exc: BaseException) -> str:
+    """The line a driver log would end with: `Type: message` (Py4J errors carry Java's message)."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _tail(text: str) -> str:
+    return "\n".join(text.rstrip().splitlines()[-LOG_TAIL_LINES:])
+
+
+def _enter_job_mode() -> None:
+    """Install the per-thread argv and stdio proxies (called under _lock by the first running job)."""
+    global _saved_stdio
+    if _saved_stdio is None:
+        _saved_stdio = (sys.argv, sys.stdout, sys.stderr)
+        sys.argv = _ThreadLocalArgv(list(sys.argv))  # type: ignore[assignment]
+        sys.stdout = _ThreadLocalStream(sys.stdout, "<stdout>")
+        sys.stderr = _ThreadLocalStream(sys.stderr, "<stderr>")
+
+
+def _leave_job_mode() -> None:
+    global _saved_stdio
+    if _saved_stdio is not None:
+        sys.argv, sys.stdout, sys.stderr = _saved_stdio
+        _saved_stdio = None
+
+
+def _guard_stop() -> None:
+    """Make a job's `spark.stop()` / `sc.stop()` leave the warm session alone; `stop_session` still stops it."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    if getattr(SparkSession.stop, "_sfn_local_guard", False):
+        return
+    real_session_stop, real_context_stop = SparkSession.stop, SparkContext.stop
+
+    def session_stop(self: SparkSession) -> None:
+        if getattr(_local, "stopping", False):
+            real_session_stop(self)
+
+    def context_stop(self: SparkContext) -> None:
+        if getattr(_local, "stopping", False):
+            real_context_stop(self)
+
+    session_stop._sfn_local_guard = True  # type: ignore[attr-defined]
+    SparkSession.stop = session_stop  # type: ignore[method-assign]
+    SparkContext.stop = context_stop  # type: ignore[method-assign]
+
+
+def stop_session() -> None:
+    """Stop the warm session and shut its JVM down, so no java process outlives it."""
+    global _session
+    with _lock:
+        if _session is None:
+            return
+        from pyspark import SparkContext
+
+        _local.stopping = True
+        try:
+            _session.stop()
+        finally:
+            _local.stopping = False
+        _session = None
+        gateway = SparkContext._gateway
+        if gateway is not None:
+            process = getattr(gateway, "proc", None)
+            gateway.shutdown()
+            if process is not None:
+                process.stdin.close()  # the JVM exits when its stdin closes (PySpark's launcher contract)
+                try:
+                    process.wait(timeout=10)
+                except Exception:  # a JVM that ignores stdin is killed instead
+                    process.kill()
+            SparkContext._gateway = None
+            SparkContext._jvm = None
+
+
+def jvm_process() -> Any:
+    """The running JVM's Popen, or None (tests check nothing is left behind)."""
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    return getattr(gateway, "proc", None) if gateway is not None else None
+
+
+atexit.register(stop_session)

@@ -1,0 +1,186 @@
+"""AWS Glue ETL jobs: `arn:aws:states:::glue:startJobRun[.sync]` and `aws-sdk:glue:startJobRun|getJobRun|
+getJobRuns`, run as PySpark scripts on the warm local Spark session (`backends/spark.py`).
+
+A job is named in the config: `[glue_jobs.NAME]` with `ScriptLocation` (a path relative to the
+project, or s3://) and `DefaultArguments` ({"--key": "value"}); worker type, capacity and Glue
+version are accepted and ignored. A run's script gets `--key value` for DefaultArguments merged
+with the run's Arguments, plus `--JOB_NAME NAME` and `--JOB_RUN_ID jr_...`, as Glue passes them.
+Scripts can read them with `awsglue.utils.getResolvedOptions(sys.argv, [...])`: when the real
+awsglue library is not installed a minimal stand-in module provides just that function
+(`awsglue.context.GlueContext` and DynamicFrames are not emulated; plain PySpark is).
+
+`startJobRun` returns `{JobName, JobRunId}` at once and runs the job in the background, so
+`getJobRun` polling sees RUNNING then SUCCEEDED / FAILED; `.sync` returns the finished JobRun.
+A FAILED run fails `.sync` with States.TaskFailed and the JobRun JSON as the cause. Unknown jobs
+and runs fail with `Glue.EntityNotFoundException`. Runs are JSON files under `<workspace>/glue-jobs/`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import secrets
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from emulator.backends.spark import SparkEngine
+from emulator.errors import TASK_FAILED, StatesError
+from emulator.integrations.registry import Handler, Registry, Resource, register
+from emulator.workspace import Workspace
+
+Params = dict[str, Any]
+_ENDED = {"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR"}
+_lock = threading.RLock()
+_done: dict[str, threading.Event] = {}  # run id → set when the run has ended (this process's runs)
+
+
+class GlueJobError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def get_resolved_options(args: list[str], options: list[str]) -> dict[str, str]:
+    """awsglue.utils.getResolvedOptions: the named `--KEY value` / `--KEY=value` arguments, all required."""
+    found: dict[str, str] = {}
+    for i, arg in enumerate(args):
+        if not arg.startswith("--"):
+            continue
+        key, eq, value = arg[2:].partition("=")
+        if not eq:
+            value = args[i + 1] if i + 1 < len(args) and not args[i + 1].startswith("--") else ""
+        found[key] = value
+    missing = [o for o in options if o not in found]
+    if missing:
+        raise SystemExit(f"error: the following arguments are required: {', '.join('--' + m for m in missing)}")
+    return {o: found[o] for o in options}
+
+
+def _install_awsglue_shim() -> None:
+    """Make `from awsglue.utils import getResolvedOptions` work when the real library is absent."""
+    if "awsglue" in sys.modules or importlib.util.find_spec("awsglue") is not None:
+        return
+    package, utils = types.ModuleType("awsglue"), types.ModuleType("awsglue.utils")
+    package.__path__ = []  # a package, so `awsglue.utils` resolves from sys.modules
+    utils.getResolvedOptions = get_resolved_options  # type: ignore[attr-defined]
+    package.utils = utils  # type: ignore[attr-defined]
+    sys.modules["awsglue"], sys.modules["awsglue.utils"] = package, utils
+
+
+class GlueJobs:
+    def __init__(self, workspace: Workspace, engine: SparkEngine) -> None:
+        self.workspace = workspace
+        self.engine = engine
+        self.folder = workspace.path("glue-jobs")
+
+    def _job(self, name: Any) -> Params:
+        job = self.workspace.config.glue_jobs.get(name) if isinstance(name, str) else None
+        if job is None:
+            raise GlueJobError("EntityNotFoundException", f"Failed to start job run due to missing metadata: {name}")
+        return job
+
+    def _path(self, run_id: str) -> Path:
+        return self.folder / f"{run_id}.json"
+
+    def _save(self, run: Params) -> None:
+        tmp = self._path(run["Id"]).with_suffix(".tmp")
+        tmp.write_text(json.dumps(run), encoding="utf-8")
+        tmp.replace(self._path(run["Id"]))
+
+    def start_job_run(self, p: Params) -> Params:
+        name = p.get("JobName")
+        job = self._job(name)
+        arguments = {**(job.get("DefaultArguments") or {}), **(p.get("Arguments") or {})}
+        run_id = "jr_" + secrets.token_hex(32)
+        now = int(time.time() * 1000)
+        run = {"Id": run_id, "Attempt": 0, "JobName": name, "StartedOn": now, "LastModifiedOn": now,
+               "JobRunState": "RUNNING", "Arguments": p.get("Arguments") or {}, "PredecessorRuns": [],
+               "Timeout": p.get("Timeout", job.get("Timeout", 2880)), "GlueVersion": job.get("GlueVersion", "4.0"),
+               "LogGroupName": "/aws-glue/jobs"}
+        with _lock:
+            self._save(run)
+            _done[run_id] = threading.Event()
+        threading.Thread(target=self._run, args=(run, job, arguments), name=f"glue-{run_id[:12]}",
+                         daemon=True).start()
+        return {"JobName": name, "JobRunId": run_id}
+
+    def _run(self, run: Params, job: Params, arguments: dict[str, Any]) -> None:
+        _install_awsglue_shim()
+        argv = [part for key, value in arguments.items() for part in (key, str(value))]
+        argv += ["--JOB_NAME", run["JobName"], "--JOB_RUN_ID", run["Id"]]
+        location = job.get("ScriptLocation")
+        try:
+            if not location:
+                raise ValueError(f"Job {run['JobName']} has no ScriptLocation")
+            result = self.engine.run_script(self.engine.resolve(location), argv, job_group=run["Id"])
+            state, error, seconds = result.state, result.error_message, result.seconds
+        except Exception as exc:  # a script that cannot be found or resolved fails the run, as on Glue
+            state, error, seconds = "FAILED", str(exc), 0.0
+        now = int(time.time() * 1000)
+        with _lock:
+            run.update(JobRunState=state, CompletedOn=now, LastModifiedOn=now, ExecutionTime=round(seconds))
+            if error:
+                run["ErrorMessage"] = error
+            self._save(run)
+            _done[run["Id"]].set()
+
+    def get_job_run(self, p: Params) -> Params:
+        run_id = p.get("RunId")
+        path = self._path(run_id) if isinstance(run_id, str) and run_id.startswith("jr_") else None
+        with _lock:
+            if path is None or not path.is_file():
+                raise GlueJobError("EntityNotFoundException", f"Job Run with id {run_id} not found")
+            run = json.loads(path.read_text(encoding="utf-8"))
+        if p.get("JobName") not in (None, run["JobName"]):
+            raise GlueJobError("EntityNotFoundException", f"Job Run with id {run_id} not found")
+        return {"JobRun": run}
+
+    def get_job_runs(self, p: Params) -> Params:
+        name = p.get("JobName")
+        self._job(name)
+        with _lock:
+            runs = [json.loads(f.read_text(encoding="utf-8")) for f in self.folder.glob("jr_*.json")]
+        return {"JobRuns": sorted((r for r in runs if r["JobName"] == name), key=lambda r: -r["StartedOn"])}
+
+    def start_job_run_sync(self, p: Params) -> Params:
+        started = self.start_job_run(p)
+        _done[started["JobRunId"]].wait()
+        run = self.get_job_run({"RunId": started["JobRunId"]})["JobRun"]
+        if run["JobRunState"] != "SUCCEEDED":
+            raise StatesError(TASK_FAILED, json.dumps(run, separators=(",", ":")))
+        return run
+
+
+_ACTIONS: dict[tuple[str, str, str], Callable[[GlueJobs, Params], Params]] = {
+    ("glue", "startJobRun", ""): GlueJobs.start_job_run,
+    ("glue", "startJobRun", "sync"): GlueJobs.start_job_run_sync,
+    ("aws-sdk:glue", "startJobRun", ""): lambda g, p: {"JobRunId": g.start_job_run(p)["JobRunId"]},
+    ("aws-sdk:glue", "getJobRun", ""): GlueJobs.get_job_run,
+    ("aws-sdk:glue", "getJobRuns", ""): GlueJobs.get_job_runs,
+}
+
+
+def _factory(resource: Resource, registry: Registry) -> Handler | None:
+    action = _ACTIONS.get((resource.service, resource.action, resource.pattern))
+    if action is None:
+        return None  # the catalog and crawler actions of aws-sdk:glue belong to integrations/glue.py
+
+    def handle(request: Any) -> Params:
+        params = request.payload if isinstance(request.payload, dict) else {}
+        try:
+            return action(GlueJobs(registry.backends.workspace, registry.backends.spark), params)
+        except GlueJobError as exc:
+            raise StatesError(f"Glue.{exc.code}", f"{exc.message} (Service: Glue, Status Code: 400, "
+                              f"Error Code: {exc.code})") from None
+
+    return handle
+
+
+register("glue", _factory)
+register("aws-sdk:glue", _factory)
