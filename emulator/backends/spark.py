@@ -85,6 +85,23 @@ class _ThreadLocalArgv(UserList):
     def data(self, value: list[str]) -> None:
         _local.argv = value
 
+    # UserList builds results with self.__class__, which would read the thread's argv again
+    # (sys.argv[1:] would be the whole argv): derived lists are plain lists.
+    def __getitem__(self, index: Any) -> Any:
+        return self.data[index]
+
+    def __add__(self, other: Any) -> list[str]:
+        return self.data + list(other)
+
+    def __radd__(self, other: Any) -> list[str]:
+        return list(other) + self.data
+
+    def __mul__(self, n: int) -> list[str]:
+        return self.data * n
+
+    def copy(self) -> list[str]:
+        return list(self.data)
+
 
 class _ThreadLocalStream(io.TextIOBase):
     """stdout/stderr while jobs run: a job thread's writes also go to its own log buffer."""
