@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench conformance clean
+.PHONY: demo demo-orders test bench conformance clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,13 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+# The flagship: EMR (local Spark) jobs → Glue crawler → Athena (DuckDB), then the answer as a table.
 demo: $(VENV)/.installed
+	$(BIN)/sfn-local run definitions/car_rental_pipeline.asl.json
+	$(BIN)/sfn-local query "SELECT city, state, total_rentals, total_revenue FROM location_metrics \
+		ORDER BY total_revenue DESC LIMIT 5" --database car_rental
+
+demo-orders: $(VENV)/.installed
 	$(BIN)/sfn-local run definitions/demo_orders.asl.json --input @sample_data/demo_orders.json
 
 test: $(VENV)/.installed-dev
