@@ -723,8 +723,9 @@ class Crawlers:
             if path in _ACTIVE:
                 raise GlueError("CrawlerRunningException", f"Crawler with name {name} has already started")
             active = _ACTIVE[path] = _Active(time.time())
-        threading.Thread(target=self._run, args=(name, definition, active), name=f"crawler-{name}",
-                         daemon=True).start()
+        # Not a daemon (nor are EMR steps, Glue runs, Athena queries): an interpreter exiting under
+        # a thread inside pyarrow/DuckDB/the JVM aborts the process; exit waits for the work instead.
+        threading.Thread(target=self._run, args=(name, definition, active), name=f"crawler-{name}").start()
 
     def wait(self, name: str, timeout: float | None = None) -> dict[str, Any]:
         """Block until the crawler is READY (the `.sync` way); returns GetCrawler's `Crawler`."""

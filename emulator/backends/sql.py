@@ -162,7 +162,7 @@ class QueryEngine:
         if wait:
             self._run(ex)
         else:
-            threading.Thread(target=self._run, args=(ex,), name=f"athena-{query_id}", daemon=True).start()
+            threading.Thread(target=self._run, args=(ex,), name=f"athena-{query_id}").start()
         return query_id
 
     def get_query_execution(self, query_execution_id: str) -> dict[str, Any]:

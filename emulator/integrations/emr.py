@@ -154,7 +154,7 @@ class Emr:
         self.engine.acquire(cluster_id)
         for step in p.get("Steps") or []:
             self._add_step(cluster, step)
-        threading.Thread(target=self._boot, args=(cluster,), name=f"emr-{cluster_id}", daemon=True).start()
+        threading.Thread(target=self._boot, args=(cluster,), name=f"emr-{cluster_id}").start()
         return {"ClusterId": cluster_id, "ClusterArn": record["ClusterArn"]}
 
     def _boot(self, cluster: _Cluster) -> None:
@@ -197,8 +197,8 @@ class Emr:
             if wait:
                 self._terminate(cluster, "USER_REQUEST", "Terminated by user request")
             else:
-                threading.Thread(target=self._terminate, args=(cluster, "USER_REQUEST", "Terminated by user request"),
-                                 daemon=True).start()
+                threading.Thread(target=self._terminate,
+                                 args=(cluster, "USER_REQUEST", "Terminated by user request")).start()
         return {}
 
     def _terminate(self, cluster: _Cluster, code: str, message: str) -> None:
@@ -257,7 +257,7 @@ class Emr:
             }
             cluster.record["Steps"].append(step)
             cluster.save()
-        threading.Thread(target=self._run_step, args=(cluster, step), name=f"emr-{step['Id']}", daemon=True).start()
+        threading.Thread(target=self._run_step, args=(cluster, step), name=f"emr-{step['Id']}").start()
         return step["Id"]
 
     def _run_step(self, cluster: _Cluster, step: Params) -> None:

@@ -106,8 +106,7 @@ class GlueJobs:
         with _lock:
             self._save(run)
             _done[run_id] = threading.Event()
-        threading.Thread(target=self._run, args=(run, job, arguments), name=f"glue-{run_id[:12]}",
-                         daemon=True).start()
+        threading.Thread(target=self._run, args=(run, job, arguments), name=f"glue-{run_id[:12]}").start()
         return {"JobName": name, "JobRunId": run_id}
 
     def _run(self, run: Params, job: Params, arguments: dict[str, Any]) -> None:
