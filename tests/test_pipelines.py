@@ -30,19 +30,20 @@ def _revenue_by_location() -> dict[str, float]:
     return revenue
 
 
-def test_car_rental_pipeline(ws: Workspace) -> None:
-    ex = emulator.run(DEFS / "car_rental_pipeline.asl.json", {}, workspace=ws)
+@pytest.mark.parametrize("definition", ["car_rental_pipeline.asl.json", "car_rental_pipeline_polling.asl.json"])
+def test_car_rental_pipeline(ws: Workspace, definition: str) -> None:
+    ex = emulator.run(DEFS / definition, {}, workspace=ws)
     assert ex.status == "SUCCEEDED", (ex.error, ex.cause)
     rows = [[d.get("VarCharValue") for d in r["Data"]] for r in ex.output["topLocations"]]
     assert rows[0] == ["city", "state", "total_rentals", "total_revenue"]
     expected = sorted(_revenue_by_location().items(), key=lambda kv: -kv[1])[:5]
     assert [(r[0], float(r[3])) for r in rows[1:]] == [(c, pytest.approx(round(v, 2))) for c, v in expected]
     assert [s["State"] for s in ex.output["steps"]] == ["COMPLETED", "COMPLETED"]
-    catalog = emulator.StateMachine(DEFS / "car_rental_pipeline.asl.json", workspace=ws).backends.catalog
+    catalog = emulator.StateMachine(DEFS / definition, workspace=ws).backends.catalog
     assert {t["Name"] for t in catalog.get_tables("car_rental")} >= {"location_metrics", "user_metrics", "daily_revenue"}
-    cluster_states = [e for e in ex.history if e["type"] == "TaskSucceeded"
-                      and e["taskSucceededEventDetails"]["resource"].startswith("terminateCluster")]
-    assert cluster_states, "the cluster was terminated"
+    terminated = [e for e in ex.history if e["type"] == "TaskSucceeded"
+                  and e["taskSucceededEventDetails"]["resource"].startswith("terminateCluster")]
+    assert terminated, "the cluster was terminated"
 
 
 def test_car_rental_failure_terminates_cluster_and_alerts(ws: Workspace, tmp_path: Path) -> None:

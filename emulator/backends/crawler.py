@@ -35,6 +35,7 @@ from urllib.parse import unquote
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from emulator import background
 from emulator.backends.catalog import GlueError, entity_name, now_iso, read_json, write_json
 
 if TYPE_CHECKING:
@@ -723,9 +724,7 @@ class Crawlers:
             if path in _ACTIVE:
                 raise GlueError("CrawlerRunningException", f"Crawler with name {name} has already started")
             active = _ACTIVE[path] = _Active(time.time())
-        # Not a daemon (nor are EMR steps, Glue runs, Athena queries): an interpreter exiting under
-        # a thread inside pyarrow/DuckDB/the JVM aborts the process; exit waits for the work instead.
-        threading.Thread(target=self._run, args=(name, definition, active), name=f"crawler-{name}").start()
+        background.spawn(self._run, name, definition, active, name=f"crawler-{name}")
 
     def wait(self, name: str, timeout: float | None = None) -> dict[str, Any]:
         """Block until the crawler is READY (the `.sync` way); returns GetCrawler's `Crawler`."""

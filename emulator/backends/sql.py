@@ -38,6 +38,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from emulator import background
 from emulator.backends.catalog import Catalog, GlueError
 from emulator.backends.objectstore import ObjectStore, S3Error, parse_uri
 from emulator.workspace import Workspace
@@ -162,7 +163,7 @@ class QueryEngine:
         if wait:
             self._run(ex)
         else:
-            threading.Thread(target=self._run, args=(ex,), name=f"athena-{query_id}").start()
+            background.spawn(self._run, ex, name=f"athena-{query_id}")
         return query_id
 
     def get_query_execution(self, query_execution_id: str) -> dict[str, Any]:

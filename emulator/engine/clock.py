@@ -11,6 +11,8 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from emulator import background
+
 
 class Cancelled(Exception):
     """The branch was stopped: a sibling failed, or the execution was aborted or timed out."""
@@ -51,10 +53,11 @@ class CancelToken:
 class Clock:
     """Seconds since the epoch for one branch; `sleep` waits for real or jumps virtually."""
 
-    __slots__ = ("_base", "_mono0", "offset", "real")
+    __slots__ = ("_base", "_mono0", "offset", "owner", "real")
 
-    def __init__(self, real: bool = False, start: float | None = None) -> None:
+    def __init__(self, real: bool = False, start: float | None = None, owner: object = None) -> None:
         self.real = real
+        self.owner = owner  # the execution, whose background work a virtual wait gives real time to
         self._base = time.time() if start is None else start
         self._mono0 = time.monotonic()
         self.offset = 0.0
@@ -69,6 +72,7 @@ class Clock:
         if seconds <= 0:
             return
         if not self.real:
+            background.settle(self.owner, seconds)  # its real work in flight (a Spark step) gets time first
             self.offset += seconds
             return
         if cancel is None:
@@ -79,6 +83,7 @@ class Clock:
     def fork(self) -> Clock:
         child = Clock.__new__(Clock)
         child.real, child._base, child._mono0, child.offset = self.real, self._base, self._mono0, self.offset
+        child.owner = self.owner
         return child
 
     def join(self, children: list[Clock]) -> None:

@@ -141,7 +141,7 @@ class StateMachine:
         execution = Execution(name, arn, self.arn, data)
         history = History(limit=max_events)
         execution.history = history.events
-        start_clock = Clock(real=clock == "real")
+        start_clock = Clock(real=clock == "real", owner=execution)
         start = start_clock.now()
         execution.start_date = start_clock.datetime()
         timeout = self.machine.timeout_seconds

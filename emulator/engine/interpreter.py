@@ -14,6 +14,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
+from emulator import background
 from emulator.asl import jsonata
 from emulator.asl.choice import parse_timestamp
 from emulator.asl.states import (
@@ -533,10 +534,11 @@ class Interpreter:
         )
         try:
             request = TaskRequest(resource, payload, context)
-            if clock.real and timeout is not None:
-                result = _call_with_deadline(handler, request, timeout)
-            else:
-                result = handler(request)
+            with background.owned_by(clock.owner):
+                if clock.real and timeout is not None:
+                    result = _call_with_deadline(handler, request, timeout)
+                else:
+                    result = handler(request)
             if timeout is not None and clock.now() - started > timeout:
                 raise TaskTimedOut(TIMEOUT)
             text = to_json(result)

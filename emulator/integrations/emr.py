@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from emulator import background
 from emulator.backends.spark import SparkEngine
 from emulator.errors import TASK_FAILED, StatesError
 from emulator.integrations.registry import Handler, Registry, Resource, register
@@ -154,7 +155,7 @@ class Emr:
         self.engine.acquire(cluster_id)
         for step in p.get("Steps") or []:
             self._add_step(cluster, step)
-        threading.Thread(target=self._boot, args=(cluster,), name=f"emr-{cluster_id}").start()
+        background.spawn(self._boot, cluster, name=f"emr-{cluster_id}")
         return {"ClusterId": cluster_id, "ClusterArn": record["ClusterArn"]}
 
     def _boot(self, cluster: _Cluster) -> None:
@@ -197,8 +198,8 @@ class Emr:
             if wait:
                 self._terminate(cluster, "USER_REQUEST", "Terminated by user request")
             else:
-                threading.Thread(target=self._terminate,
-                                 args=(cluster, "USER_REQUEST", "Terminated by user request")).start()
+                background.spawn(self._terminate, cluster, "USER_REQUEST", "Terminated by user request",
+                                 name="emr-terminate")
         return {}
 
     def _terminate(self, cluster: _Cluster, code: str, message: str) -> None:
@@ -257,7 +258,7 @@ class Emr:
             }
             cluster.record["Steps"].append(step)
             cluster.save()
-        threading.Thread(target=self._run_step, args=(cluster, step), name=f"emr-{step['Id']}").start()
+        background.spawn(self._run_step, cluster, step, name=f"emr-{step['Id']}")
         return step["Id"]
 
     def _run_step(self, cluster: _Cluster, step: Params) -> None:

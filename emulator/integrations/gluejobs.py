@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from emulator import background
 from emulator.backends.spark import SparkEngine
 from emulator.errors import TASK_FAILED, StatesError
 from emulator.integrations.registry import Handler, Registry, Resource, register
@@ -106,7 +107,7 @@ class GlueJobs:
         with _lock:
             self._save(run)
             _done[run_id] = threading.Event()
-        threading.Thread(target=self._run, args=(run, job, arguments), name=f"glue-{run_id[:12]}").start()
+        background.spawn(self._run, run, job, arguments, name=f"glue-{run_id[:12]}")
         return {"JobName": name, "JobRunId": run_id}
 
     def _run(self, run: Params, job: Params, arguments: dict[str, Any]) -> None:

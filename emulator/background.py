@@ -1,0 +1,58 @@
+"""Work the data services do in the background (crawls, EMR steps, Glue runs, Athena queries).
+
+It runs on real threads and takes real time, while Wait states run on the virtual clock: a
+polling loop (Wait 30 s → describe → Choice) would spin thousands of times through virtual
+hours before a real 4-second Spark step ended. So a virtual wait first lets real time pass
+until some of its own execution's background work finishes (at most the wait's length), then
+jumps. Work is owned by the execution whose Task started it. Threads are not daemons: an
+interpreter exiting under a thread inside pyarrow, DuckDB or the JVM aborts the process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_changed = threading.Condition()
+_running: dict[object, int] = {}
+_local = threading.local()
+
+
+@contextmanager
+def owned_by(owner: object) -> Iterator[None]:
+    """Background work spawned inside this block belongs to `owner` (an execution)."""
+    previous = getattr(_local, "owner", None)
+    _local.owner = owner
+    try:
+        yield
+    finally:
+        _local.owner = previous
+
+
+def spawn(target: Callable[..., Any], *args: Any, name: str) -> threading.Thread:
+    """Start `target(*args)` on a thread, counted as its owner's background work until it returns."""
+    owner = getattr(_local, "owner", None)
+
+    def run() -> None:
+        _local.owner = owner  # work it starts in turn belongs to the same execution
+        try:
+            target(*args)
+        finally:
+            with _changed:
+                _running[owner] -= 1
+                _changed.notify_all()
+
+    with _changed:
+        _running[owner] = _running.get(owner, 0) + 1
+    thread = threading.Thread(target=run, name=name)
+    thread.start()
+    return thread
+
+
+def settle(owner: object, timeout: float) -> None:
+    """Let up to `timeout` real seconds pass while `owner` has background work, until a piece ends."""
+    with _changed:
+        if _running.get(owner):
+            _changed.wait(timeout)
