@@ -17,6 +17,7 @@ from typing import Any
 
 _changed = threading.Condition()
 _running: dict[object, int] = {}
+_cleanups: dict[object, list[Callable[[], None]]] = {}
 _local = threading.local()
 
 
@@ -56,3 +57,23 @@ def settle(owner: object, timeout: float) -> None:
     with _changed:
         if _running.get(owner):
             _changed.wait(timeout)
+
+
+def on_failure(cleanup: Callable[[], None]) -> None:
+    """Run `cleanup` if the current owner (execution) ends without succeeding: an EMR cluster it
+    created must not keep a Spark JVM alive after a failed or stopped execution."""
+    owner = getattr(_local, "owner", None)
+    if owner is not None:
+        with _changed:
+            _cleanups.setdefault(owner, []).append(cleanup)
+
+
+def finished(owner: object, succeeded: bool) -> None:
+    """The owner ended: forget its cleanups, running them first when it did not succeed."""
+    with _changed:
+        cleanups = _cleanups.pop(owner, [])
+        if not _running.get(owner):
+            _running.pop(owner, None)
+    if not succeeded:
+        for cleanup in cleanups:
+            cleanup()

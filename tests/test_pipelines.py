@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -89,3 +90,19 @@ def test_customer_dedup_pipeline(ws: Workspace) -> None:
     assert 0 < kept < len(raw)
     assert backends.catalog.get_table("customers", "customers")["StorageDescriptor"]["Location"].startswith(
         "s3://customers-curated/")
+
+
+def test_a_failed_execution_terminates_the_clusters_it_left_running(ws: Workspace) -> None:
+    definition = {"StartAt": "Create", "States": {
+        "Create": {"Type": "Task", "Resource": "arn:aws:states:::elasticmapreduce:createCluster.sync",
+                   "Parameters": {"Name": "left-behind", "Instances": {"KeepJobFlowAliveWhenNoSteps": True}},
+                   "ResultPath": "$.cluster", "Next": "Boom"},
+        "Boom": {"Type": "Fail", "Error": "Oops"}}}
+    ex = emulator.run(definition, {}, workspace=ws)
+    assert ex.status == "FAILED"
+    cluster_id = json.loads(next(e for e in ex.history if e["type"] == "TaskSucceeded")
+                            ["taskSucceededEventDetails"]["output"])["ClusterId"]
+    describe = {"StartAt": "D", "States": {"D": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:emr:describeCluster",
+                                                  "Parameters": {"ClusterId": cluster_id}, "End": True}}}
+    state = emulator.run(describe, {}, workspace=ws).output["Cluster"]["Status"]["State"]
+    assert state == "TERMINATED"

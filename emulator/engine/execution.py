@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from emulator import background
 from emulator.asl.parser import load_definition, parse
 from emulator.asl.values import to_json
 from emulator.backends import Backends
@@ -168,6 +169,7 @@ class StateMachine:
             try:
                 _execute(self, execution, run, start_clock)
             finally:
+                background.finished(execution, execution.status == "SUCCEEDED")
                 execution._done.set()
 
         return execution, work

@@ -153,6 +153,8 @@ class Emr:
             _clusters[(self.folder, cluster_id)] = cluster
             cluster.save()
         self.engine.acquire(cluster_id)
+        background.on_failure(lambda: self._terminate(
+            cluster, "USER_REQUEST", "Terminated because the execution that created it did not succeed"))
         for step in p.get("Steps") or []:
             self._add_step(cluster, step)
         background.spawn(self._boot, cluster, name=f"emr-{cluster_id}")
