@@ -106,3 +106,14 @@ def test_a_failed_execution_terminates_the_clusters_it_left_running(ws: Workspac
                                                   "Parameters": {"ClusterId": cluster_id}, "End": True}}}
     state = emulator.run(describe, {}, workspace=ws).output["Cluster"]["Status"]["State"]
     assert state == "TERMINATED"
+
+
+def test_demo_orders(ws: Workspace) -> None:
+    orders = json.loads((ROOT / "sample_data" / "demo_orders.json").read_text())
+    ex = emulator.run(DEFS / "demo_orders.asl.json", orders, workspace=ws)
+    assert ex.status == "SUCCEEDED", (ex.error, ex.cause)
+    totals = {o["id"]: round(o["quantity"] * o["unit_price"], 2) for o in orders["orders"]}
+    assert {r["id"]: r["total"] for r in ex.output["results"]} == totals
+    assert ex.output["review"] == [i for i, t in totals.items() if t >= 100]
+    retried = [e for e in ex.history if e["type"] == "LambdaFunctionFailed"]
+    assert len(retried) == 2  # o-3 and o-6 are throttled once each, then retried
