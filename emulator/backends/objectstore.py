@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,9 +68,6 @@ class ObjectStore:
         if not _BUCKET_RE.fullmatch(bucket):
             raise S3Error("InvalidBucketName", f"The specified bucket is not valid: '{bucket}'")
         return self.workspace.root / "s3" / bucket
-
-    def bucket_exists(self, bucket: str) -> bool:
-        return self.bucket_root(bucket).is_dir()
 
     def buckets(self) -> list[str]:
         local = self.workspace.root / "s3"
@@ -191,11 +187,6 @@ class ObjectStore:
             last = key
         return Listing(objects, prefixes, truncated, last if truncated else None)
 
-    def remove_tree(self, uri: str) -> None:
-        """Delete everything under a prefix (CTAS into a location, test clean-up)."""
-        path = self.local_path(uri)
-        if path.is_dir():
-            shutil.rmtree(path)
 
 
 def _etag_of(path: Path) -> str:

@@ -54,10 +54,6 @@ class Execution:
         return f"<Execution {self.name} {self.status} {detail}>"
 
     @property
-    def succeeded(self) -> bool:
-        return self.status == "SUCCEEDED"
-
-    @property
     def failed_state(self) -> str | None:
         """Name of the innermost state that was running when the execution stopped unsuccessfully."""
         if self.status == "SUCCEEDED":

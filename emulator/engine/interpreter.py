@@ -379,10 +379,6 @@ class Interpreter:
             return value.render(env.bindings(data), env.random)
         return value
 
-    @staticmethod
-    def _jsonata_type(state: State, value: Any, field: str, expected: str, rendered: Any) -> StatesError:
-        return jsonata.type_error(value.source, field, expected, rendered)
-
     def _pass(self, state: PassState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
         if state.jsonata:
             return self._output(state, data, UNSET, env), state.next
@@ -396,13 +392,13 @@ class Interpreter:
     def _fail(self, state: FailState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
         error = self._fail_field(state, state.error, state.error_path, data, env, "Error")
         cause = self._fail_field(state, state.cause, state.cause_path, data, env, "Cause")
-        raise _FailStateError(error, cause)
+        raise StatesError(error, cause)
 
     def _fail_field(self, state: FailState, fixed: Any, path: Any, data: Any, env: Env, field: str) -> str | None:
         if path is None:
             value = self._field(state, fixed, data, env)
             if state.jsonata and value is not None and not isinstance(value, str):
-                raise self._jsonata_type(state, fixed, field, "string", value)
+                raise jsonata.type_error(fixed.source, field, "string", value)
             return value
         value = path.get(data, env) if hasattr(path, "get") else path.evaluate(data, env)
         if not isinstance(value, str):
@@ -423,7 +419,7 @@ class Interpreter:
         if state.seconds is not None:
             seconds = self._field(state, state.seconds, data, env)
             if state.jsonata and (isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0):
-                raise self._jsonata_type(state, state.seconds, "Seconds", "integer", seconds)
+                raise jsonata.type_error(state.seconds.source, "Seconds", "integer", seconds)
         elif state.seconds_path is not None:
             value = state.seconds_path.get(effective, env)
             if isinstance(value, float) and value.is_integer():
@@ -482,7 +478,7 @@ class Interpreter:
             value = self._field(state, fixed, data, env)
             if state.jsonata and value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                                         or value <= 0):
-                raise self._jsonata_type(state, fixed, field, "integer", value)
+                raise jsonata.type_error(fixed.source, field, "integer", value)
             return value
         value = path.get(data, env)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -543,21 +539,15 @@ class Interpreter:
                 raise TaskTimedOut(TIMEOUT)
             text = to_json(result)
             check_payload(text, f"state/task '{state.name}' result")
-        except TaskTimedOut as err:
-            details = _failure_details(err)
-            if lambda_style:
-                self.event(branch, "LambdaFunctionTimedOut", "lambdaFunctionTimedOutEventDetails", details)
-            else:
-                self.event(branch, "TaskTimedOut", "taskTimedOutEventDetails", {**names, **details})
-            raise
         except StatesError as err:
             if err.error == RUNTIME:
                 raise
+            outcome = "TimedOut" if isinstance(err, TaskTimedOut) else "Failed"
             details = _failure_details(err)
             if lambda_style:
-                self.event(branch, "LambdaFunctionFailed", "lambdaFunctionFailedEventDetails", details)
+                self.event(branch, f"LambdaFunction{outcome}", f"lambdaFunction{outcome}EventDetails", details)
             else:
-                self.event(branch, "TaskFailed", "taskFailedEventDetails", {**names, **details})
+                self.event(branch, f"Task{outcome}", f"task{outcome}EventDetails", {**names, **details})
             raise
         if lambda_style:
             self.event(branch, "LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails",
@@ -678,7 +668,7 @@ class Interpreter:
             else:
                 items = state.items.render(env.bindings(data), env.random)
                 if not isinstance(items, list):
-                    raise self._jsonata_type(state, state.items, "Items", "array", items)
+                    raise jsonata.type_error(state.items.source, "Items", "array", items)
         else:
             items = effective if state.items_path is UNSET else (
                 None if state.items_path is None else state.items_path.get(effective, env)
@@ -691,7 +681,7 @@ class Interpreter:
         if concurrency is None:
             concurrency = 0
         elif state.jsonata and (isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 0):
-            raise self._jsonata_type(state, state.max_concurrency, "MaxConcurrency", "integer", concurrency)
+            raise jsonata.type_error(state.max_concurrency.source, "MaxConcurrency", "integer", concurrency)
         if state.max_concurrency_path is not None:
             concurrency = self._integer(state.max_concurrency_path, effective, env, "MaxConcurrencyPath")
         inputs = [self._item_input(state, data, effective, index, item, env) for index, item in enumerate(items)]
@@ -824,7 +814,3 @@ def _call_with_deadline(handler: Callable[[TaskRequest], Any], request: TaskRequ
     if "error" in box:
         raise box["error"]
     return box["result"]
-
-
-class _FailStateError(StatesError):
-    """Raised by a Fail state: never caught by the Fail state itself (it has no Catch)."""
