@@ -15,6 +15,7 @@ from emulator.asl.parser import load_definition
 from emulator.asl.validate import validate_definition
 from emulator.engine.execution import Execution, StateMachine
 from emulator.errors import DefinitionError, Diagnostic, StatesError
+from emulator.teststate import test_state
 from emulator.workspace import Workspace
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Workspace",
     "run",
     "start",
+    "test_state",
     "validate",
 ]
 

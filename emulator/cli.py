@@ -7,10 +7,14 @@ Exit codes: 0 the execution succeeded (or the definitions are valid); 1 it did n
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import importlib
 import json
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -21,10 +25,14 @@ from emulator import DefinitionError, StateMachine, validate
 from emulator.backends import Backends
 from emulator.backends.catalog import GlueError
 from emulator.backends.objectstore import ObjectStore, S3Error, parse_uri
-from emulator.backends.sql import AthenaError
 from emulator.engine.execution import Execution
+from emulator.engine.history import MAX_PAYLOAD_BYTES
+from emulator.errors import ExecutionAlreadyExists, InvalidName, StartExecutionError, check_execution_name
 from emulator.integrations.python import HandlerLoadError, load_callable
-from emulator.workspace import ConfigError, Workspace
+from emulator.workspace import ConfigError, Workspace, write_atomic
+
+# Longest record file name kept readable; longer (multi-byte) names are stored under their hash.
+_MAX_FILE_NAME_BYTES = 240
 
 
 def _workspace() -> Workspace:
@@ -42,19 +50,38 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
-def _read_json_arg(value: str, what: str) -> Any:
-    """`--input '{"a":1}'` or `--input @file.json`."""
-    text, origin = value, what
+def _too_large(size: int) -> NoReturn:
+    # StartExecution's `input` is limited to 262144 bytes of UTF-8 (its model's length constraint).
+    _fail(f"ValidationException: 1 validation error detected: Value at 'input' failed to satisfy constraint: "
+          f"Member must have length less than or equal to {MAX_PAYLOAD_BYTES} (the input has {size} bytes)")
+
+
+def _read_input(value: str) -> Any:
+    """`--input '{"a":1}'` or `--input @file.json`; refused unread when over StartExecution's size limit."""
+    text, origin = value, "input"
     if value.startswith("@"):
         path = Path(value[1:])
         try:
-            text, origin = path.read_text(encoding="utf-8"), str(path)
-        except OSError as exc:
-            _fail(f"cannot read {what} file '{path}': {exc.strerror or exc}")
+            if path.is_file() and (size := path.stat().st_size) > MAX_PAYLOAD_BYTES:
+                _too_large(size)
+            raw = path.read_bytes()
+        except (OSError, ValueError) as exc:
+            _fail(f"cannot read input file '{path}': {getattr(exc, 'strerror', None) or exc}")
+        if len(raw) > MAX_PAYLOAD_BYTES:  # a pipe or device has no size until it is read
+            _too_large(len(raw))
+        origin = str(path)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            _fail(f"{origin} is not UTF-8 text (byte {exc.start}: {exc.reason}); the input must be JSON")
+    elif (size := len(value.encode("utf-8", errors="surrogatepass"))) > MAX_PAYLOAD_BYTES:
+        _too_large(size)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         _fail(f"{origin} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+    except RecursionError:
+        _fail(f"{origin} is not usable JSON: it nests arrays/objects too deeply")
 
 
 def _load_handler(spec: str) -> tuple[str, Callable[..., Any]]:
@@ -89,26 +116,103 @@ def _record(execution: Execution) -> dict[str, Any]:
     """The saved form of an execution: DescribeExecution plus the history, JSON-ready."""
     out = execution.describe()
     out["history"] = execution.history
+    # The definition lets `history --state` place visits and `redrive` run the execution again.
+    out["definition"] = execution.definition
+    out["redriveCount"] = execution.redrive_count
     return out
 
 
-def _save(execution: Execution) -> Path | None:
+def _record_path(folder: Path, name: str) -> Path:
+    """Where the execution `name` (already a valid name, so no '/') is saved: always inside `folder`."""
+    file_name = f"{name}.json"
+    if len(file_name.encode("utf-8")) > _MAX_FILE_NAME_BYTES:
+        file_name = f"{hashlib.sha256(name.encode('utf-8')).hexdigest()}.json"
+    return folder / file_name
+
+
+def _reserve(machine: StateMachine, name: str, data: Any) -> Path | None:
+    """Claim `name` in the workspace's store before the run, as StartExecution does, or fail with
+    ExecutionAlreadyExists. The claim is a RUNNING record made with link(2), which never replaces a file,
+    so two processes cannot both take one name."""
     folder = _workspace().root / "executions"
+    arn = f"{machine.arn.replace(':stateMachine:', ':execution:')}:{name}"
+    record = {"executionArn": arn, "stateMachineArn": machine.arn, "name": name, "status": "RUNNING",
+              "input": json.dumps(data, ensure_ascii=False), "pid": os.getpid(), "history": []}
+    path = _record_path(folder, name)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{execution.name}.json"
-        path.write_text(json.dumps(_record(execution), default=str, indent=1), encoding="utf-8")
+        tmp = folder / f".{os.getpid()}.{uuid.uuid4().hex}.tmp"
+        tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
+        try:
+            os.link(tmp, path)
+        finally:
+            tmp.unlink()
+    except FileExistsError:
+        raise ExecutionAlreadyExists(arn) from None
     except OSError as exc:
-        click.echo(f"warning: could not save the execution under {folder}: {exc.strerror or exc}", err=True)
+        click.echo(f"warning: cannot save the execution under {folder}: {exc.strerror or exc}", err=True)
         return None
     return path
+
+
+def _save(execution: Execution, path: Path) -> Path | None:
+    try:
+        write_atomic(path, json.dumps(_record(execution), default=str, indent=1).encode("utf-8"))
+    except OSError as exc:
+        click.echo(f"warning: could not save the execution to {path}: {exc.strerror or exc}", err=True)
+        return None
+    return path
+
+
+def _execution_name(name: str | None) -> str:
+    """The execution's name: --name, else a fresh UUID (as StartExecution makes one), whatever the --seed."""
+    if name is not None:
+        try:
+            return check_execution_name(name)
+        except InvalidName as exc:
+            _fail(f"{exc.code}: {exc.message}")
+    return str(uuid.uuid4())
 
 
 def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands whose modules pull in heavy dependencies (the ASGI stack, ...): imported only when used,
+# so `sfn-local run` starts fast.
+_LAZY_COMMANDS = {
+    "serve": "emulator.server.serve:serve_command",
+    "test-state": "emulator.teststate:test_state_command",
+    "test": "emulator.testing.cli:test_command",
+    "check": "emulator.testing.preflight:check_command",
+    "debug": "emulator.debugger.terminal:debug_command",
+    "dap": "emulator.debugger.dap:dap_command",
+}
+
+
+class _Cli(click.Group):
+    """The root group: a file-system error in any command is one line (exit 1), not a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *_LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in _LAZY_COMMANDS:
+            module, _, attr = _LAZY_COMMANDS[name].partition(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            _fail(f"{where}{exc.strerror or exc}", 1)
+        except ConfigError as exc:
+            _fail(f"config: {exc}")
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sfn-local")
 @click.option("--workspace", type=click.Path(file_okay=False), default=None,
               help="Local state (S3, catalog, query results, executions); default ./.sfn-local "
@@ -137,16 +241,55 @@ def main() -> None:
               help="Back a Task resource (or Lambda function name) with a Python function. Repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the execution as JSON (DescribeExecution's shape).")
 @click.option("--history", "show_history", is_flag=True, help="Also print the execution history.")
+@click.option("--mock-config", default=None, metavar="FILE",
+              help="AWS's mock config file (Step Functions Local's format); default $SFN_MOCK_CONFIG.")
+@click.option("--test-case", default=None, help="The mock config's test case to run; default $SFN_MOCK_TEST_CASE.")
+@click.option("--allow-missing", is_flag=True,
+              help="Run even when a Task's resource has no local handler, mock or backend (it fails as AWS would).")
 def run_command(definition: str, input_: str | None, name: str | None, real_time: bool, seed: int | None,
-                handlers: tuple[str, ...], as_json: bool, show_history: bool) -> None:
+                handlers: tuple[str, ...], as_json: bool, show_history: bool, mock_config: str | None,
+                test_case: str | None, allow_missing: bool) -> None:
     """Run DEFINITION (a .json file) and print its result."""
+    from emulator.testing.cli import run_options
+    from emulator.testing.mocks import MockConfigError, test_case_for
+    from emulator.testing.preflight import format_missing, preflight
+
+    chosen = _execution_name(name)
+    data = _read_input(input_) if input_ is not None else {}
     machine = _load_machine(definition, handlers)
-    data = _read_json_arg(input_, "input") if input_ is not None else None
+    mocks = run_options(mock_config, test_case)
+    try:
+        case = test_case_for(machine.name, **mocks)
+    except MockConfigError as exc:
+        _fail(str(exc))
+    missing = preflight(machine, machine.resources, case)
+    if missing and not allow_missing:
+        _fail(format_missing(missing), 1)
+    try:
+        record = _reserve(machine, chosen, data)
+    except ExecutionAlreadyExists as exc:
+        _fail(f"{exc.code}: {exc.message}")
+    progress = None
+    if not as_json and sys.stdout.isatty():  # a person is watching: live progress, then one summary line
+        from rich.console import Console
+
+        from emulator.progress import Progress
+        progress = Progress(Console())
     started = time.perf_counter()
-    execution = machine.run(data, name=name, clock="real" if real_time else "virtual", seed=seed)
+    try:
+        with progress or contextlib.nullcontext():
+            execution = machine.run(data, name=chosen, clock="real" if real_time else "virtual", seed=seed,
+                                    observer=progress, **mocks)
+    except StartExecutionError as exc:
+        if record is not None:
+            record.unlink(missing_ok=True)  # the call failed, so the name was never taken
+        _fail(f"{exc.code}: {exc.message}")
     wall = time.perf_counter() - started
+    if progress is not None:
+        span = (execution.stop_date - execution.start_date).total_seconds() if execution.stop_date else 0.0
+        click.echo(progress.summary(execution.status, wall, span))
     machine.backends.settle()
-    saved = _save(execution)
+    saved = _save(execution, record) if record is not None else None
     if as_json:
         out = execution.describe()
         out["output"] = execution.output
@@ -175,22 +318,100 @@ def _print_execution(execution: Execution, saved: Path | None, wall: float) -> N
     click.echo(f"{execution.status}  {execution.name}  ({states} states; execution time {_duration(span)}, "
                f"ran in {wall * 1000:.0f} ms)")
     if execution.status == "SUCCEEDED":
-        click.echo(_pretty(execution.output))
+        from emulator.progress import render_output
+
+        click.echo(render_output(execution.output))
     else:
         click.echo(f"  state: {execution.failed_state}")
+        # The first error and how it travelled: the Fail state's text alone hides what went wrong.
+        root = execution.root_cause
+        if root is not None and root.state is not None:
+            for line in root.lines():
+                click.echo(f"  {line}")
         click.echo(f"  error: {execution.error}")
         click.echo(f"  cause: {execution.cause}")
     if saved is not None:
         click.echo(f"history: sfn-local history {execution.name}", err=True)
 
 
-def _print_history(events: list[dict[str, Any]]) -> None:
+# Longest value `history` prints before folding it (`--full` prints every value whole).
+_FOLD_AT = 200
+
+
+def _fold(value: Any, full: bool) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    if full or len(text) <= _FOLD_AT:
+        return text
+    return f"{text[:_FOLD_AT]}… (+{len(text) - _FOLD_AT} chars, --full to show)"
+
+
+def _print_history(events: list[dict[str, Any]], full: bool = False) -> None:
     for event in events:
         details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
         stamp = event["timestamp"]
         stamp = stamp.isoformat(timespec="milliseconds") if hasattr(stamp, "isoformat") else str(stamp)
-        brief = ", ".join(f"{k}={v}" for k, v in details.items() if not k.endswith("Details"))
-        click.echo(f"{event['id']:>5} {event['previousEventId']:>5}  {stamp}  {event['type']:<28} {brief[:160]}")
+        brief = ", ".join(f"{k}={_fold(v, full)}" for k, v in details.items() if not k.endswith("Details"))
+        click.echo(f"{event['id']:>5} {event['previousEventId']:>5}  {stamp}  {event['type']:<28} {brief}")
+
+
+def _print_state(events: list[dict[str, Any]], definition: Any, name: str) -> None:
+    """Every visit of state `name`: where it ran, its input, its output or error, its attempts, in full."""
+    from emulator.testing.report import Trace
+
+    visits = [v for v in Trace(events, definition if isinstance(definition, dict) else None).visits
+              if v.name == name]
+    if not visits:
+        _fail(f"state '{name}' was not entered in this execution", 1)
+    for visit in visits:
+        click.echo(f"{visit.label}  ({visit.type}, entered at event #{visit.entered_event}"
+                   f"{f', {visit.attempts} attempt(s)' if visit.attempts else ''})")
+        click.echo(f"  input:  {_fold(visit.input, True)}")
+        if visit.error is not None or visit.cause is not None:
+            click.echo(f"  error:  {visit.error}")
+            click.echo(f"  cause:  {visit.cause}")
+        if visit.exited:
+            click.echo(f"  output: {_fold(visit.output, True)}")
+        else:
+            click.echo("  (did not exit)")
+
+
+@cli.command("redrive")
+@click.argument("execution")
+@click.option("--handler", "handlers", multiple=True, metavar="NAME_OR_ARN=module:function",
+              help="Back a Task resource (or Lambda function name) with a Python function. Repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print the execution as JSON (DescribeExecution's shape).")
+def redrive_command(execution: str, handlers: tuple[str, ...], as_json: bool) -> None:
+    """Redrive a saved FAILED, TIMED_OUT or ABORTED EXECUTION from the states that did not succeed."""
+    from emulator.engine.redrive import ExecutionNotRedrivable
+
+    path = _find_record(execution)
+    record, events = _load_record(path)
+    definition = record.get("definition")
+    if not isinstance(definition, dict):
+        _fail(f"'{path}' does not hold its state machine's definition (saved by an older sfn-local); run it again")
+    machine = _load_machine(json.dumps(definition), handlers)
+    machine.name = str(record.get("stateMachineArn", "")).rsplit(":", 1)[-1] or machine.name
+    machine.arn = str(record.get("stateMachineArn") or machine.arn)
+    saved = Execution(str(record.get("name")), str(record.get("executionArn")), machine.arn,
+                      json.loads(record.get("input") or "{}"))
+    saved.status, saved.error, saved.cause = record.get("status", "RUNNING"), record.get("error"), record.get("cause")
+    saved.history, saved.definition, saved.state_machine = events, definition, machine
+    saved.redrive_count = int(record.get("redriveCount") or 0)
+    saved.start_date = _instant(record.get("startDate"))
+    started = time.perf_counter()
+    try:
+        saved.redrive()
+    except ExecutionNotRedrivable as exc:
+        _fail(f"{exc.code}: {exc.message}", 1)
+    wall = time.perf_counter() - started
+    machine.backends.settle()
+    _save(saved, path)
+    if as_json:
+        click.echo(json.dumps({**saved.describe(), "output": saved.output, "redriveCount": saved.redrive_count},
+                              default=str, indent=2, ensure_ascii=False))
+    else:
+        _print_execution(saved, path, wall)
+    sys.exit(0 if saved.status == "SUCCEEDED" else 1)
 
 
 @cli.command("validate")
@@ -216,24 +437,124 @@ def validate_command(definitions: tuple[str, ...]) -> None:
 @cli.command("history")
 @click.argument("execution")
 @click.option("--json", "as_json", is_flag=True, help="Print the events as JSON.")
-def history_command(execution: str, as_json: bool) -> None:
+@click.option("--full", is_flag=True, help="Print every value whole (long ones are folded otherwise).")
+@click.option("--state", "state_name", default=None, metavar="NAME",
+              help="Only the visits of state NAME: input, output, error, in full.")
+def history_command(execution: str, as_json: bool, full: bool, state_name: str | None) -> None:
     """Print the history of a saved EXECUTION (its name, ARN or saved file)."""
-    name = execution.rsplit(":", 1)[-1]
-    folder = _workspace().root / "executions"
-    candidates = [Path(execution), folder / f"{name}.json"]
-    path = next((p for p in candidates if p.is_file()), None)
-    if path is None:
-        _fail(f"no saved execution '{execution}' (looked in {folder})")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        events = record["history"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        _fail(f"'{path}' is not a saved execution: {exc}")
+    record, events = _load_record(_find_record(execution))
     if as_json:
         click.echo(json.dumps(events, indent=2, ensure_ascii=False))
+    elif state_name is not None:
+        _print_state(events, record.get("definition"), state_name)
     else:
         click.echo(f"{record.get('status')}  {record.get('name')}  {record.get('executionArn')}")
-        _print_history(events)
+        _print_history(events, full)
+
+
+def _find_record(execution: str) -> Path:
+    """The saved record of EXECUTION (its name, ARN or file), or one error line."""
+    name = execution.rsplit(":", 1)[-1]
+    folder = _workspace().root / "executions"
+    candidates = [Path(execution)]
+    with contextlib.suppress(InvalidName):  # not a name a run could have saved: only the path is looked at
+        candidates.append(_record_path(folder, check_execution_name(name)))
+    path = next((p for p in candidates if _is_file(p)), None)
+    if path is None:
+        _fail(f"no saved execution '{execution}' (looked in {folder})")
+    return path
+
+
+@cli.command("executions")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def executions_command(as_json: bool) -> None:
+    """List saved executions: the CLI's runs (executions/) and the server's (its SQLite store), oldest first."""
+    from emulator.engine.report import root_cause
+
+    ws = _workspace()
+    rows: list[dict[str, Any]] = []
+    for path in sorted((ws.root / "executions").glob("*.json")):
+        try:
+            record = json.loads(path.read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+            continue  # a record being written, or not one: listing skips it
+        if isinstance(record, dict) and isinstance(record.get("history"), list):
+            rows.append(_listing(record, record["history"], "cli", root_cause))
+    if (ws.root / "stepfunctions" / "store.sqlite3").is_file():
+        from emulator.store import EXECUTION, Store
+
+        store = Store(ws)
+        try:
+            for doc in store.list(EXECUTION):
+                rows.append(_listing(doc, store.events(doc["executionArn"]), "server", root_cause))
+        finally:
+            store.close()
+    rows.sort(key=lambda r: str(r["start"] or ""))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo(f"no saved executions in {ws.root}")
+        return
+    for row in rows:
+        duration = "-" if row["duration"] is None else _duration(row["duration"])
+        failing = f"  failed in '{row['failingState']}'" if row["failingState"] else ""
+        click.echo(f"{row['status']:<10} {row['name']:<38} {row['machine']:<24} {row['start'] or '-':<32} "
+                   f"{duration:>10}{failing}")
+
+
+def _listing(record: dict[str, Any], events: list[dict[str, Any]], source: str, find_cause: Any) -> dict[str, Any]:
+    """One line of `executions`: name, machine, status, start, duration (execution time), failing state."""
+    start, stop = _instant(record.get("startDate")), _instant(record.get("stopDate"))
+    status = record.get("status")
+    cause = None
+    if status in ("FAILED", "TIMED_OUT", "ABORTED") and all(isinstance(e, dict) and "type" in e for e in events):
+        with contextlib.suppress(KeyError, TypeError, AttributeError):  # a hand-edited record lists without it
+            cause = find_cause(events, record.get("definition"))
+    return {"name": record.get("name"), "machine": str(record.get("stateMachineArn", "")).rsplit(":", 1)[-1],
+            "status": status, "start": start.isoformat() if start else None,
+            "duration": (stop - start).total_seconds() if start and stop else None,
+            "failingState": cause.state if cause is not None else None, "redriveCount": record.get("redriveCount", 0),
+            "source": source}
+
+
+def _instant(value: Any) -> Any:
+    """A saved timestamp (ISO text from the CLI, epoch seconds from the server) as a datetime, or None."""
+    from datetime import UTC, datetime
+
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=UTC)
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(value.replace(" ", "T"))
+    return None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, or with a NUL
+        return False
+
+
+def _load_record(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A saved execution's record and its events, checked enough to print; anything else is one error line."""
+    try:
+        record = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        _fail(f"'{path}' is not a saved execution: {getattr(exc, 'strerror', None) or exc}")
+    if not isinstance(record, dict) or not isinstance(record.get("history"), list):
+        _fail(f"'{path}' is not a saved execution: expected a JSON object with a \"history\" array")
+    events = record["history"]
+    for index, event in enumerate(events):
+        ok = (isinstance(event, dict) and isinstance(event.get("type"), str)
+              and all(isinstance(event.get(k), int) and not isinstance(event.get(k), bool)
+                      for k in ("id", "previousEventId"))
+              and isinstance(event.get("timestamp"), str | int | float))
+        if not ok:
+            _fail(f"'{path}' is not a saved execution: history[{index}] is not an event "
+                  "(an object with type, id, previousEventId and timestamp)")
+    return record, events
 
 
 @cli.group("s3")
@@ -367,6 +688,8 @@ def catalog_show(table: str) -> None:
 @click.option("--database", default=None, help="Default database for unqualified table names.")
 def query_command(sql: str, database: str | None) -> None:
     """Run Athena SQL on the local catalog (DuckDB) and print the result as a table."""
+    from emulator.backends.sql import AthenaError  # DuckDB and sqlglot load only for this command
+
     engine = Backends(_workspace()).sql
     try:
         query_id = engine.start_query_execution(sql, database=database)

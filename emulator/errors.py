@@ -62,3 +62,52 @@ class DefinitionError(ValueError):
         self.diagnostics = list(diagnostics)
         lines = "\n".join(f"  {d}" for d in self.diagnostics)
         super().__init__(f"Invalid state machine definition ({len(self.diagnostics)} problem(s)):\n{lines}")
+
+
+# StartExecution's `name`: 1-80 characters and none of these (the API reference's list). Whitespace
+# is any Unicode whitespace (str.isspace), checked separately.
+_NAME_FORBIDDEN = frozenset('<>{}[]?*"#%\\^|~`$&,;:/')
+MAX_NAME_LENGTH = 80
+
+
+def _forbidden_in_name(char: str) -> bool:
+    code = ord(char)
+    return (char in _NAME_FORBIDDEN or char.isspace() or code <= 0x1F or 0x7F <= code <= 0x9F
+            or 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF, 0x10FFFF))
+
+
+class StartExecutionError(ValueError):
+    """StartExecution refused the call before anything ran; `.code` is AWS's exception name."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class InvalidName(StartExecutionError):
+    """StartExecution's InvalidName (or its ValidationException for the length); `.code` says which."""
+
+
+class InvalidExecutionInput(StartExecutionError):
+    """StartExecution refused the input (InvalidExecutionInput, or ValidationException for its length)."""
+
+
+class ExecutionAlreadyExists(StartExecutionError):
+    """StartExecution's ExecutionAlreadyExists: the name is taken by another execution."""
+
+    def __init__(self, arn: str) -> None:
+        super().__init__("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
+
+
+def check_execution_name(name: object) -> str:
+    """Return `name` when AWS would accept it as an execution name; raise InvalidName otherwise."""
+    if not isinstance(name, str):
+        raise InvalidName("InvalidName", f"Invalid Name: '{name}'")
+    if not 1 <= len(name) <= MAX_NAME_LENGTH:
+        bound = "greater than or equal to 1" if not name else f"less than or equal to {MAX_NAME_LENGTH}"
+        raise InvalidName("ValidationException", f"1 validation error detected: Value '{name}' at 'name' failed "
+                          f"to satisfy constraint: Member must have length {bound}")
+    if any(_forbidden_in_name(c) for c in name):
+        raise InvalidName("InvalidName", f"Invalid Name: '{name}'")
+    return name

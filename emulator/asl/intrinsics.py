@@ -36,6 +36,7 @@ MAX_NESTING = 10
 MAX_RANGE_ITEMS = 1000  # States.ArrayRange: "can't contain more than 1000 items"
 MAX_TEXT_INPUT = 10_000  # Base64Encode/Base64Decode/Hash: input "of up to 10,000 characters"
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1  # States.MathAdd's documented operand range
+_MAX_INT_DIGITS = 4000  # below Python's int-from-text limit (4300); far beyond any Java number type
 
 _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 
@@ -48,6 +49,10 @@ Evaluator = Callable[[Any, Env | None], Any]
 
 class IntrinsicSyntaxError(ValueError):
     """An intrinsic function call AWS would reject in a definition; the message says what and where."""
+
+
+class _NotJson(ValueError):
+    """A value JSON cannot write (NaN, Infinity, a Python object): the call fails, nothing prints it."""
 
 
 def is_intrinsic(text: str) -> bool:
@@ -88,7 +93,12 @@ class Intrinsic:
         return f"Intrinsic({self.text!r})"
 
     def evaluate(self, data: Any, env: Env | None = None) -> Any:
-        return self._impl(self, [arg(data, env) for arg in self._args], env)
+        try:
+            return self._impl(self, [arg(data, env) for arg in self._args], env)
+        except RecursionError:
+            raise self.fail("the value is nested too deeply to process") from None
+        except _NotJson as exc:
+            raise self.fail(str(exc)) from None
 
     def fail(self, detail: str) -> StatesError:
         """The error for a bad argument value: the ASL spec's States.IntrinsicFailure, naming the call."""
@@ -200,7 +210,14 @@ class _Parser:
                 raise self.error("malformed number")
             self.pos = match.end()
             literal = match.group()
-            return float(literal) if match.group(1) or match.group(2) else int(literal)
+            if not (match.group(1) or match.group(2)):
+                if len(literal) > _MAX_INT_DIGITS:
+                    raise self.error(f"the number has more than {_MAX_INT_DIGITS} digits", pos)
+                return int(literal)
+            value = float(literal)
+            if not math.isfinite(value):
+                raise self.error(f"the number {literal} is too large for a double", pos)
+            return value
         if text.startswith("States.", pos):
             return self.call(depth + 1)
         for word, value in (("true", True), ("false", False), ("null", None)):
@@ -316,6 +333,8 @@ def _path_evaluator(path: Path, call_text: str) -> Evaluator:
 
 def _java_double(value: float) -> str:
     """Java's Double.toString: plain between 1e-3 and 1e7, else `d.dddE±n`; always a '.digit'."""
+    if not math.isfinite(value):
+        raise _NotJson(f"{value!r} is not a JSON number")
     if value == 0:
         return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
     sign, digit_tuple, exponent = Decimal(repr(value)).as_tuple()  # repr: shortest round-trip digits
@@ -349,12 +368,15 @@ def _json_text(value: Any) -> str:
     if isinstance(value, float):
         return _java_double(value)
     if isinstance(value, int):
-        return str(value)
+        try:
+            return str(value)
+        except ValueError:  # more digits than Python converts to text
+            raise _NotJson("the integer has too many digits to write") from None
     if isinstance(value, dict):
         return "{" + ",".join(f"{encode_basestring(k)}:{_json_text(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ",".join(map(_json_text, value)) + "]"
-    raise TypeError(f"not a JSON value: {type(value).__name__}")
+    raise _NotJson(f"a {type(value).__name__} is not a JSON value")
 
 
 def _format_text(value: Any) -> str:
@@ -426,6 +448,12 @@ def _bounded_text(call: Intrinsic, value: Any, what: str) -> str:
     return text
 
 
+def _utf8(text: str) -> bytes:
+    """UTF-8 bytes as Java's String.getBytes makes them: a lone surrogate (valid in JSON text as an
+    escape) becomes '?' instead of failing."""
+    return text.encode("utf-8", errors="replace")
+
+
 def _random_source(env: Env | None) -> random.Random:
     # The engine's seeded Random makes runs reproducible; without an env any Random will do.
     return env.random if env is not None else _FALLBACK_RANDOM
@@ -459,13 +487,23 @@ def _string_to_json(call: Intrinsic, args: list[Any], env: Env | None) -> Any:
     if not text.strip():
         return None  # AWS returns null for "" and " " (corpus)
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise call.fail("the argument nests arrays or objects too deeply to parse") from None
     except ValueError as exc:
         raise call.fail(f"the argument is not valid JSON: {exc}") from None
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    # A number beyond a double's range would become Infinity, which JSON cannot hold: fail instead.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text} is too large for a double")
+    return value
 
 
 def _json_to_string(call: Intrinsic, args: list[Any], env: Env | None) -> str:
@@ -532,7 +570,7 @@ def _array_unique(call: Intrinsic, args: list[Any], env: Env | None) -> list[Any
 
 def _base64_encode(call: Intrinsic, args: list[Any], env: Env | None) -> str:
     text = _bounded_text(call, args[0], "argument")
-    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return base64.b64encode(_utf8(text)).decode("ascii")
 
 
 def _base64_decode(call: Intrinsic, args: list[Any], env: Env | None) -> str:
@@ -551,7 +589,7 @@ def _hash(call: Intrinsic, args: list[Any], env: Env | None) -> str:
     name = _HASHES.get(algorithm)
     if name is None:
         raise call.fail(f"the algorithm {algorithm!r} is not one of {', '.join(_HASHES)}")
-    return hashlib.new(name, text.encode("utf-8")).hexdigest()
+    return hashlib.new(name, _utf8(text)).hexdigest()
 
 
 def _json_merge(call: Intrinsic, args: list[Any], env: Env | None) -> dict[str, Any]:

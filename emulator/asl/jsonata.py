@@ -11,7 +11,9 @@ $partition, $range, $hash, $random (optionally seeded), $uuid and $parse, and $e
 
 Three properties of jsonatapy shape the code:
 - A compiled jsonatapy expression may only be used (and dropped) on the thread that compiled it,
-  so each thread keeps its own cache of compiled expressions, keyed by source text.
+  so each thread keeps its own cache of compiled expressions, keyed by source text, and no frame
+  holds one in a variable: a frame kept by an exception's traceback would outlive its thread and
+  drop the expression on another ("... is unsendable, but is being dropped on another thread").
 - Its `evaluate` returns None both for JSON null and for "no value" (undefined). A None result is
   settled by a second, JSON-text evaluation, which tells the two apart (and, by returning "" where
   `evaluate` gave None, shows a function result). Only expressions free of side effects on the
@@ -305,15 +307,23 @@ def _compile_native(source: str) -> Any:
 
 
 def _thread_native(source: str) -> Any:
-    cache = getattr(_THREAD, "cache", None)
+    """This thread's compiled expression for `source`. Callers use it at once and never keep it in a
+    variable (see the module docstring); a parse error raised here leaves no frame holding the cache."""
+    try:
+        return _THREAD.cache[source]
+    except (AttributeError, KeyError):
+        pass
+    _cache_for_thread()[source] = _compile_native(source)
+    return _THREAD.cache[source]
+
+
+def _cache_for_thread() -> dict[str, Any]:
+    cache: dict[str, Any] | None = getattr(_THREAD, "cache", None)
     if cache is None:
         cache = _THREAD.cache = {}
-    native = cache.get(source)
-    if native is None:
-        if len(cache) >= _CACHE_LIMIT:
-            cache.clear()  # safe: every entry belongs to this thread
-        native = cache[source] = _compile_native(source)
-    return native
+    elif len(cache) >= _CACHE_LIMIT:
+        cache.clear()  # safe: every entry belongs to this thread
+    return cache
 
 
 def _inner(text: str) -> str:
@@ -424,17 +434,16 @@ class Expression:
         UNDEFINED when it gives no value; a function result or a JSONata error raises
         States.QueryEvaluationError naming `field` when given. `rng` feeds $random() and $uuid().
         """
-        native = _thread_native(self.source)
         chosen = self._bindings(bindings)
         _CALL.rng = rng
         _CALL.error = None
         saved = rng.getstate() if self._random else None
         try:
             try:
-                value = native.evaluate(None, chosen)
+                value = _thread_native(self.source).evaluate(None, chosen)
             except OverflowError:
                 chosen = _sanitized(chosen)
-                value = native.evaluate(None, chosen)
+                value = _thread_native(self.source).evaluate(None, chosen)
             if value is not None:
                 if value.__class__ is float and not math.isfinite(value):
                     # jsonatapy lets 1/0 through as inf, which JSON cannot hold; jsonata-js (AWS)
@@ -444,23 +453,26 @@ class Expression:
             # None is null, undefined or a function: the JSON-text evaluation tells which.
             if saved is not None:
                 rng.setstate(saved)
-            text = native.evaluate_json_or_none(None, chosen)
+            text = _thread_native(self.source).evaluate_json_or_none(None, chosen)
             if text is None:
                 return UNDEFINED
             if text == "null":
                 return None
             raise unsupported_type_error(self.source, field)
         except ValueError as exc:
-            raise self._failure(exc, field) from None
+            failure = self._failure(exc, field)
         except BaseException as exc:
             # A panic inside the engine (pyo3's PanicException is a BaseException) is still a
             # failure of this one expression, as AWS reports its evaluation failures.
             if type(exc).__name__ != "PanicException":
                 raise
-            raise evaluation_error(self.source, field, str(exc)) from None
+            failure = evaluation_error(self.source, field, str(exc))
         finally:
             _CALL.rng = None
             _CALL.error = None
+        # Raised outside the handler, so it has no __context__: jsonatapy's exception keeps, through
+        # its traceback, the expression (on another thread's cache) alive wherever this error goes.
+        raise failure
 
     def _failure(self, exc: ValueError, field: str | None) -> StatesError:
         own = getattr(_CALL, "error", None)

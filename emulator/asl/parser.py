@@ -32,35 +32,104 @@ from emulator.asl.states import (
     WaitState,
 )
 from emulator.asl.templates import Template
-from emulator.asl.validate import validate_definition
+from emulator.asl.validate import MAX_DEFINITION_BYTES, SCHEMA, NonJsonConstant, validate_definition
 from emulator.errors import DefinitionError, Diagnostic
 
 JSONPATH, JSONATA = "JSONPath", "JSONata"
 
 
-def load_definition(source: dict[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a definition given as a dict, JSON text, or the path of a JSON file."""
-    if isinstance(source, dict):
-        return source
-    if isinstance(source, str) and source.lstrip().startswith("{"):
-        text, origin = source, "definition"
-    else:
-        file = FilePath(source)
-        origin = str(file)
+def load_definition(source: Any) -> Any:
+    """Read a definition given as a dict, JSON text (str or bytes), or the path of a JSON file.
+
+    Whatever it is given, it returns the parsed value (which `validate_definition` then judges:
+    a list or a number is reported there) or raises DefinitionError with a diagnostic; never
+    OSError, RecursionError or UnicodeError. JSON's non-values NaN and Infinity are kept as
+    `NonJsonConstant` markers so that validation can say where they are.
+    """
+    if isinstance(source, bytes | bytearray):
         try:
-            text = file.read_text(encoding="utf-8")
+            source = bytes(source).decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise DefinitionError(
-                [Diagnostic("", f"{origin} is not UTF-8 text: {exc.reason} at byte {exc.start}",
-                            "INVALID_JSON_DESCRIPTION")]
-            ) from None
+            raise _invalid(f"the definition bytes are not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+        return _parse_text(source, "definition")
+    if isinstance(source, str):
+        stripped = source.strip()
+        if not stripped:
+            raise DefinitionError([Diagnostic("", "The definition is empty", "MISSING_DESCRIPTION")])
+        if stripped[0] in "{[" or _too_large(source):
+            return _parse_text(source, "definition")
+        file = _existing_file(source)
+        if file is None:
+            try:
+                return _parse_text(source, "definition")
+            except DefinitionError:
+                raise _invalid(f"cannot read definition {_preview(source)}: it is neither JSON text nor the "
+                               "path of an existing file") from None
+        return _read_file(file)
+    if isinstance(source, os.PathLike):
+        file = _existing_file(source)
+        if file is None:
+            raise _invalid(f"cannot read definition {os.fspath(source)!r}: no such file")
+        return _read_file(file)
+    return source
+
+
+def _invalid(message: str) -> DefinitionError:
+    return DefinitionError([Diagnostic("", message, "INVALID_JSON_DESCRIPTION")])
+
+
+def _preview(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _too_large(text: str) -> bool:
+    # Every character takes at least one UTF-8 byte: encode only when the count alone cannot tell.
+    return len(text) > MAX_DEFINITION_BYTES or (len(text) * 4 > MAX_DEFINITION_BYTES
+                                                 and len(text.encode("utf-8", "surrogatepass")) > MAX_DEFINITION_BYTES)
+
+
+def _size_error(origin: str, size: int) -> DefinitionError:
+    return DefinitionError([Diagnostic("", f"{origin} is {size:,} bytes; AWS limits a state machine definition "
+                                           f"to {MAX_DEFINITION_BYTES:,} bytes of UTF-8", SCHEMA)])
+
+
+def _existing_file(source: str | os.PathLike[str]) -> FilePath | None:
+    """The file a string or path names, or None; a directory or an unreadable name is a diagnostic."""
+    file = FilePath(source)
     try:
-        return json.loads(text)
+        is_dir, is_file = file.is_dir(), file.is_file()
+    except (OSError, ValueError):  # a name too long, holding NUL, ...
+        return None
+    if is_dir:
+        raise _invalid(f"{str(file)!r} is a directory, not a definition file")
+    return file if is_file else None
+
+
+def _read_file(file: FilePath) -> Any:
+    origin = str(file)
+    try:
+        size = file.stat().st_size
+        if size > MAX_DEFINITION_BYTES:
+            raise _size_error(origin, size)
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise _invalid(f"cannot read definition {origin!r}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _invalid(f"{origin} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    return _parse_text(text, origin)
+
+
+def _parse_text(text: str, origin: str) -> Any:
+    if _too_large(text):
+        raise _size_error(origin, len(text.encode("utf-8", "surrogatepass")))
+    try:
+        return json.loads(text, parse_constant=NonJsonConstant)
     except json.JSONDecodeError as exc:
-        raise DefinitionError(
-            [Diagnostic("", f"{origin} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                        "INVALID_JSON_DESCRIPTION")]
-        ) from None
+        raise _invalid(f"{origin} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise _invalid(f"{origin} nests arrays or objects too deeply to read") from None
 
 
 def parse(definition: dict[str, Any]) -> Machine:

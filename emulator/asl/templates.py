@@ -2,7 +2,8 @@
 
 A template is compiled once into a tree of evaluators; keys ending in `.$` hold a path or an
 intrinsic function, at any depth. Static subtrees are kept as they are and shared, which is
-safe because nothing in the engine mutates a value in place.
+safe because nothing in the engine mutates a value in place, and code outside it only gets
+copies: a Task handler its own parsed payload, the caller a parsed copy of the output.
 """
 
 from __future__ import annotations

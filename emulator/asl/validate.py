@@ -14,6 +14,7 @@ empty Retry/Catch lists are accepted.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,8 @@ JSONPATH, JSONATA = "JSONPath", "JSONata"
 MAX_STATE_NAME = 80
 MAX_SECONDS = 99_999_999  # AWS's ceiling for TimeoutSeconds, HeartbeatSeconds, Seconds, IntervalSeconds...
 MAX_DELAY_SECONDS = 31_622_400  # Retry MaxDelaySeconds: "less than 31622401"
+MAX_DEFINITION_BYTES = 1_048_576  # AWS quota: a definition is at most 1 MB of UTF-8
+MAX_NON_JSON_REPORTS = 20  # a definition full of NaN gets this many diagnostics, not thousands
 
 # Intrinsics AWS documents for Fail's ErrorPath/CausePath (the ones that return a string).
 _FAIL_INTRINSICS = frozenset(
@@ -51,6 +54,12 @@ Checker = Callable[["_Ctx", str, Any, str], None]
 # Entry point
 
 
+class NonJsonConstant(str):
+    """NaN, Infinity or -Infinity read from definition text: Python's json accepts them, JSON does not."""
+
+    __slots__ = ()
+
+
 def validate_definition(definition: Any) -> list[Diagnostic]:
     """Every problem AWS would report for this definition; an empty list means it is valid."""
     validator = _Validator()
@@ -58,12 +67,51 @@ def validate_definition(definition: Any) -> list[Diagnostic]:
         validator.report("", "The definition is empty", MISSING_DESCRIPTION)
     elif not isinstance(definition, dict):
         validator.report("", f"The definition must be a JSON object, not {_kind(definition)}")
+    elif problems := _non_json(definition):
+        return problems  # the rest of the checks assume JSON values
+    elif (size := _json_size(definition)) > MAX_DEFINITION_BYTES:
+        validator.report("", f"The definition is {size:,} bytes as JSON; AWS limits a state machine definition "
+                         f"to {MAX_DEFINITION_BYTES:,} bytes of UTF-8")
     else:
         language = definition.get("QueryLanguage", JSONPATH)
         # Any value other than exactly "JSONPath" is taken as JSONata (and reported by its checker).
         validator.top_jsonata = language != JSONPATH
-        validator.machine(definition, "", _TOP_FIELDS, "the top level of a state machine")
+        try:
+            validator.machine(definition, "", _TOP_FIELDS, "the top level of a state machine")
+        except RecursionError:
+            return [Diagnostic("", "The definition nests states, arrays or objects too deeply to check", SCHEMA)]
     return validator.diagnostics
+
+
+def _non_json(definition: dict[Any, Any]) -> list[Diagnostic]:
+    """Values JSON cannot hold (NaN, Infinity, Python objects, non-string keys), by location.
+
+    Walked with an explicit stack, so any depth is fine.
+    """
+    found: list[Diagnostic] = []
+    stack: list[tuple[Any, str]] = [(definition, "")]
+    while stack and len(found) < MAX_NON_JSON_REPORTS:
+        value, loc = stack.pop()
+        if isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                if not isinstance(key, str):
+                    found.append(Diagnostic(loc, f"Object keys must be strings, not {_kind(key)} {key!r}", SCHEMA))
+                stack.append((item, _ptr(loc, key)))
+        elif isinstance(value, list):
+            stack.extend((item, _ptr(loc, i)) for i, item in reversed(list(enumerate(value))))
+        elif isinstance(value, NonJsonConstant) or (isinstance(value, float) and not math.isfinite(value)):
+            name = value if isinstance(value, str) else repr(value).replace("nan", "NaN").replace("inf", "Infinity")
+            found.append(Diagnostic(loc, f"{name} is not a JSON value (JSON numbers are finite)", SCHEMA))
+        elif not (value is None or isinstance(value, str | int | float)):
+            found.append(Diagnostic(loc, f"A Python {type(value).__name__} is not a JSON value", SCHEMA))
+    return found
+
+
+def _json_size(definition: dict[str, Any]) -> int:
+    try:
+        return len(json.dumps(definition, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
+    except RecursionError:
+        return 0  # too deep to measure here; the walk below reports the depth
 
 
 # ---------------------------------------------------------------------------------------------

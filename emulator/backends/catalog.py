@@ -2,8 +2,10 @@
 
 Everything lives under `<workspace>/catalog/`: one file per database, per table and per
 table's partitions, each replaced atomically (temp file + rename) so a crash never leaves a
-half-written entry. Names are lower-cased as Glue stores them. Readers (the Athena engine,
-the CLI) resolve `database.table` with `get_table`, which returns GetTable's `Table` shape.
+half-written entry. Every read-modify-write holds the workspace's "catalog" lock (a flock, see
+`Workspace.lock`), so several processes on one workspace never lose each other's changes.
+Names are lower-cased as Glue stores them. Readers (the Athena engine, the CLI) resolve
+`database.table` with `get_table`, which returns GetTable's `Table` shape.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import json
 import os
 import re
 import tempfile
-import threading
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -29,9 +30,6 @@ _BAD_NAME = re.compile(r"[/\\\x00-\x1f]|^\.\.?$")
 # GetPartitions' Expression: `key op literal` terms joined by AND (the subset pipelines use).
 _TERM = re.compile(r"\s*(\w+)\s*(=|<>|!=|<=|>=|<|>)\s*('(?:[^']|'')*'|-?\d+(?:\.\d+)?)\s*", re.IGNORECASE)
 _AND = re.compile(r"\s+and\s+", re.IGNORECASE)
-# One lock per catalog directory: tasks of parallel branches and crawler threads share it.
-_LOCKS: dict[Path, threading.RLock] = {}
-_LOCKS_GUARD = threading.Lock()
 
 
 class GlueError(Exception):
@@ -76,14 +74,14 @@ def entity_name(value: Any, what: str) -> str:
 
 
 class Catalog:
-    """One workspace's Data Catalog; thread-safe, and shared state lives on disk."""
+    """One workspace's Data Catalog; safe across threads and processes, and shared state lives on disk."""
 
     def __init__(self, workspace: Workspace, object_store: ObjectStore) -> None:
         self.workspace = workspace
         self.object_store = object_store
         self.root = workspace.path("catalog")
-        with _LOCKS_GUARD:
-            self.lock = _LOCKS.setdefault(self.root, threading.RLock())
+        # Shared by parallel branches, crawler threads and other processes on the same workspace.
+        self.lock = workspace.lock("catalog")
 
     @cached_property
     def crawlers(self) -> Crawlers:

@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 
 from emulator import background
 from emulator.backends.catalog import GlueError, entity_name, now_iso, read_json, write_json
+from emulator.backends.objectstore import S3Error
 
 if TYPE_CHECKING:
     from emulator.backends.catalog import Catalog
@@ -385,7 +386,7 @@ def _compile_exclusions(patterns: list[str]) -> re.Pattern[str] | None:
 
 
 def _is_data_name(name: str) -> bool:
-    # Hadoop/Spark markers and our own temp files are not data.
+    # Hadoop/Spark markers and the object store's own files (its escape area is a dot folder) are not data.
     return not (name.startswith((".", "_")) or name.endswith((".crc", ".sfn-local-tmp", "$folder$")))
 
 
@@ -398,25 +399,33 @@ def _walk(folder: str, parts: tuple[str, ...], rel: str, exclude: re.Pattern[str
         if not _is_data_name(entry.name):
             continue
         relative = f"{rel}{entry.name}"
-        if entry.is_dir():
+        # Links are never followed: one could lead the crawl (and the files it reads) out of the bucket.
+        if entry.is_dir(follow_symlinks=False):
             yield from _walk(entry.path, (*parts, entry.name), relative + "/", exclude)
-        elif entry.is_file() and (exclude is None or not exclude.fullmatch(relative)):
-            yield _File(entry.path, parts, entry.stat().st_size)
+        elif entry.is_file(follow_symlinks=False) and (exclude is None or not exclude.fullmatch(relative)):
+            yield _File(entry.path, parts, entry.stat(follow_symlinks=False).st_size)
 
 
 def _datasets(catalog: Catalog, target: dict[str, Any], messages: list[str]) -> list[_Dataset]:
     uri = str(target.get("Path", "")).rstrip("/")
-    local = catalog.object_store.local_path(uri)
+    try:
+        local = catalog.object_store.local_path(uri)
+    except S3Error as exc:
+        messages.append(f"Target {uri} cannot be crawled: {exc.message}")
+        return []
     exclude = _compile_exclusions(list(target.get("Exclusions") or []))
     folder_name = uri.rsplit("/", 1)[-1] if uri.count("/") > 2 else uri[len("s3://"):]
+    if local.is_symlink():
+        messages.append(f"Target {uri} is a symbolic link; links are not crawled.")
+        return []
     if local.is_file():
         return [_Dataset(folder_name, uri.rsplit("/", 1)[0] + "/", [_File(str(local), (), local.stat().st_size)])]
     if not local.is_dir():
         messages.append(f"Target {uri} does not exist; nothing to crawl there.")
         return []
     entries = [e for e in os.scandir(local) if _is_data_name(e.name)]
-    subfolders = sorted(e.name for e in entries if e.is_dir())
-    if any(e.is_file() for e in entries) or all("=" in name for name in subfolders):
+    subfolders = sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
+    if any(e.is_file(follow_symlinks=False) for e in entries) or all("=" in name for name in subfolders):
         roots = [(folder_name, local, "", uri + "/")]
     else:  # a folder of datasets: one table per subfolder
         roots = [(name, local / name, name + "/", f"{uri}/{name}/") for name in subfolders]
@@ -511,7 +520,10 @@ def crawl(catalog: Catalog, name: str, definition: dict[str, Any]) -> CrawlRepor
             if inferred is None:
                 continue
             seen.add(table_name)
-            _apply(catalog, name, database, table_name, dataset, inferred, update_behavior, delete_behavior, report)
+            # Check-then-create of the table must not interleave with another process's crawl of it.
+            with catalog.lock:
+                _apply(catalog, name, database, table_name, dataset, inferred, update_behavior, delete_behavior,
+                       report)
     locations = [str(t.get("Path", "")).rstrip("/") + "/" for t in targets]
     for table in catalog.get_tables(database):
         location = table.get("StorageDescriptor", {}).get("Location", "")
@@ -762,6 +774,10 @@ class Crawlers:
                     log.warning("[%s] %s: skipped %s", prefix, name, skipped)
                 last["ErrorMessage"] = (f"{len(report.skipped)} file(s) could not be read and were skipped: "
                                         + "; ".join(report.skipped[:5]))
+            # A target that is missing (or unreadable) crawls nothing; saying so is what explains the empty database.
+            unreached = [m for m in report.messages if m.startswith("Target ")]
+            if unreached:
+                last["ErrorMessage"] = "; ".join(filter(None, [last.get("ErrorMessage"), *unreached]))
         except Exception as exc:  # a crawl failure is the crawler's LastCrawl, never the caller's crash
             log.exception("[%s] %s: crawl failed", prefix, name)
             last.update(Status="FAILED", ErrorMessage=f"{type(exc).__name__}: {exc}")

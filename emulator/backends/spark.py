@@ -17,12 +17,19 @@ threads but share the session's runtime conf (a `--conf` of one job is visible t
 both run), sys.path (for `--py-files`) and the mount tables (two workspaces using the same bucket
 name at the same moment would collide). sys.argv and stdout/stderr are per job: they are
 thread-local proxies while a job runs, so threads a job starts itself see the process's argv.
+
+Several processes on one workspace: each has its own session, and their jobs take turns. A process
+holds the workspace's `locks/spark-jobs.lock` (flock) while any of its jobs runs, so its own jobs
+still run in parallel while another process's wait. Two jobs of different processes overwriting
+one output path would otherwise share Hadoop's `<output>/_temporary/0`: the first commit takes
+the other's files (duplicate rows) and deletes its folder (the other job fails).
 """
 
 from __future__ import annotations
 
 import atexit
 import builtins
+import fcntl
 import io
 import os
 import re
@@ -43,6 +50,17 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 MASTER_ENV = "SFN_LOCAL_SPARK_MASTER"
+DRIVER_LOG = "spark-driver.log"  # the JVM's own output, under <workspace>/logs/
+_LOG4J2_CONFIG = """\
+rootLogger.level = warn
+rootLogger.appenderRef.file.ref = driverLog
+appender.file.type = File
+appender.file.name = driverLog
+appender.file.fileName = {file}
+appender.file.append = true
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = %d{{yy/MM/dd HH:mm:ss}} %p %c{{1}}: %m%n
+"""
 LOG_TAIL_LINES = 40
 _BUCKET_IN_TEXT = re.compile(r"s3a?://([a-z0-9][a-z0-9.\-_]{1,62})")
 _VIEWFS = "org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme"
@@ -69,6 +87,7 @@ class JobResult:
     error_message: str | None
     log_tail: str
     seconds: float  # wall time of the script itself, session start excluded
+    log_file: str | None = None  # the full driver log: <workspace>/logs/<job group>.log
 
 
 class _ThreadLocalArgv(UserList):
@@ -131,6 +150,45 @@ _saved_stdio: tuple[Any, Any, Any] | None = None
 started_in: float | None = None  # seconds the last session start took (bench, logs)
 
 
+class _JobLease:
+    """Held by this process while any of its jobs on one workspace runs (see the module's docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._gate = threading.Lock()  # a job of this process waits here while another waits for the flock
+        self._holders = 0
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        with self._gate:
+            if self._holders == 0:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                self._fd = fd
+            self._holders += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._gate:
+            self._holders -= 1
+            if self._holders == 0 and self._fd is not None:
+                os.close(self._fd)  # releases the flock
+                self._fd = None
+
+
+_leases_by_path: dict[Path, _JobLease] = {}
+
+
+def _job_lease(workspace: Workspace) -> _JobLease:
+    path = workspace.root / "locks" / "spark-jobs.lock"
+    with _lock:
+        return _leases_by_path.setdefault(path, _JobLease(path))
+
+
 class SparkEngine:
     """The warm session as one workspace sees it (its buckets are what s3:// paths resolve to)."""
 
@@ -148,14 +206,34 @@ class SparkEngine:
                 began = time.monotonic()
                 from pyspark.sql import SparkSession
 
+                settings = {**_SESSION_CONF, **self._quiet_jvm()}
                 builder = SparkSession.builder.master(self.master).appName("sfn-local")
-                for key, value in _SESSION_CONF.items():
+                for key, value in settings.items():
                     builder = builder.config(key, value)
                 _session = builder.getOrCreate()
                 _session.sparkContext.setLogLevel("ERROR")
                 _guard_stop()
                 started_in = time.monotonic() - began
             return _session
+
+    def _quiet_jvm(self) -> dict[str, str]:
+        """Keep the JVM's output (log4j, the launcher's warnings, progress bars) off the terminal: start the
+        gateway ourselves with its stdout/stderr on `<workspace>/logs/spark-driver.log` and log4j2
+        writing to that file too. Returns the settings the session must carry (the log4j2 option)."""
+        from pyspark import SparkConf, SparkContext
+        from pyspark.java_gateway import launch_gateway
+
+        logs = self.workspace.path("logs")
+        log_file = logs / DRIVER_LOG
+        config = logs / "spark-log4j2.properties"
+        config.write_text(_LOG4J2_CONFIG.format(file=log_file.as_posix()), encoding="utf-8")
+        settings = {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={config.as_uri()}"}
+        if SparkContext._gateway is None:
+            conf = SparkConf(loadDefaults=False).setAll([*_SESSION_CONF.items(), *settings.items()])
+            with open(log_file, "ab") as sink:  # the JVM keeps its own descriptors; ours can close
+                SparkContext._gateway = launch_gateway(conf, popen_kwargs={"stdout": sink, "stderr": sink})
+            SparkContext._jvm = SparkContext._gateway.jvm
+        return settings
 
     @property
     def running(self) -> bool:
@@ -206,12 +284,17 @@ class SparkEngine:
     def run_script(self, script: Path, args: list[str], conf: dict[str, str] | None = None,
                    py_files: list[Path] | None = None, job_group: str | None = None) -> JobResult:
         """Run a PySpark script to the end on the warm session; its failure becomes a FAILED JobResult."""
-        global _jobs_running
         log = io.StringIO()
         try:
             source = script.read_text(encoding="utf-8")
         except OSError as exc:
             return JobResult("FAILED", f"Cannot read script {script}: {exc.strerror or exc}", "", 0.0)
+        with _job_lease(self.workspace):
+            return self._run_source(script, source, args, conf, py_files, job_group, log)
+
+    def _run_source(self, script: Path, source: str, args: list[str], conf: dict[str, str] | None,
+                    py_files: list[Path] | None, job_group: str | None, log: io.StringIO) -> JobResult:
+        global _jobs_running
         session = self.session()
         self.mount({*self.object_store.buckets(), *_BUCKET_IN_TEXT.findall(" ".join([source, *args]))})
         applied = self._apply_conf(session, conf or {}, log)
@@ -224,6 +307,7 @@ class SparkEngine:
         _local.argv, _local.log = [str(script), *args], log
         began = time.monotonic()
         state, error = "SUCCEEDED", None
+        printed: str | None = None  # what the job printed before it raised
         try:
             if job_group:
                 session.sparkContext.setJobGroup(job_group, f"sfn-local {job_group}", interruptOnCancel=True)
@@ -233,7 +317,8 @@ class SparkEngine:
             if exc.code not in (0, None):
                 state, error = "FAILED", f"Script exited with status {exc.code}"
         except BaseException as exc:  # whatever the job raises fails the job, not the emulator
-            state, error = "FAILED", _describe(exc)
+            state, error = "FAILED", summarize_exception(exc, str(script))
+            printed = log.getvalue()
             log.write(traceback.format_exc())
         finally:
             seconds = time.monotonic() - began
@@ -248,7 +333,21 @@ class SparkEngine:
                 if _jobs_running == 0:
                     _leave_job_mode()
             self._restore_conf(session, applied)
-        return JobResult(state, error, _tail(log.getvalue()), seconds)
+        log_file = self._write_log(job_group or f"{script.stem}-{int(time.time() * 1000)}", log.getvalue())
+        if printed is None:
+            return JobResult(state, error, _tail(log.getvalue()), seconds, log_file)
+        # The tail keeps what the job printed and its summarised error; the Java stack stays in the log file.
+        where = f"\nDriver log: {log_file}" if log_file else ""
+        return JobResult(state, error, _tail(f"{printed.rstrip()}\n{error}{where}".lstrip()), seconds, log_file)
+
+    def _write_log(self, name: str, text: str) -> str | None:
+        """The full driver log (output, Python and Java stacks) under `<workspace>/logs/`; None if unwritable."""
+        try:
+            path = self.workspace.path("logs") / f"{name}.log"
+            path.write_text(text, encoding="utf-8")
+        except OSError:
+            return None
+        return str(path)
 
     @staticmethod
     def _apply_conf(session: SparkSession, conf: dict[str, str], log: io.StringIO) -> dict[str, str | None]:
@@ -276,10 +375,35 @@ class SparkEngine:
                 session.conf.set(key, old)
 
 
-def _describe(exc: BaseException) -> str:
-    """The line a driver log would end with: `Type: message` (Py4J errors carry Java's message)."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+_PY_TRACEBACK = "Traceback (most recent call last):"
+
+
+def summarize_exception(exc: BaseException, script: str) -> str:
+    """A job's error as its author wants to read it: `Type: message`, then the frames of the job's own
+    script (driver frames, then the Python worker's for a UDF). PySpark carries a UDF's worker traceback
+    inside the exception's message (PythonException, or a Py4JJavaError's Java text); its last
+    `Traceback ... Type: message` block names the real error. Frames of PySpark, Py4J and Java are dropped."""
+    text = str(exc)
+    head: str | None = None
+    worker: list[list[str]] = []
+    if _PY_TRACEBACK in text:
+        for line in text[text.rindex(_PY_TRACEBACK) + len(_PY_TRACEBACK):].splitlines():
+            if line.startswith("  File "):
+                worker.append([line])
+            elif line.startswith("    ") and worker:
+                if line.strip().strip("^~"):  # not a caret marker line
+                    worker[-1].append(line)
+            elif line.strip():
+                head = line.strip()
+                break
+    if head is None:
+        lines = [ln.strip() for ln in text.split("JVM stacktrace:")[0].strip().splitlines() if ln.strip()]
+        java = next((ln[2:] for ln in lines if ln.startswith(": ")), None)  # Py4JJavaError: ": java.Type: msg"
+        head = java or (f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__)
+    driver = [[f'  File "{f.filename}", line {f.lineno}, in {f.name}'] + ([f"    {f.line}"] if f.line else [])
+              for f in traceback.extract_tb(exc.__traceback__) if f.filename == script]
+    mine = driver + [frame for frame in worker if f'"{script}"' in frame[0]]
+    return "\n".join([head, *(line for frame in mine for line in frame)])
 
 
 def _tail(text: str) -> str:

@@ -14,11 +14,17 @@ to the OutputLocation as Athena writes it (`<id>.csv`, every value quoted, NULL 
 An error in the SQL ends the query FAILED with Trino's StateChangeReason style
 ("TABLE_NOT_FOUND: line 1:15: Table 'awsdatacatalog.db.t' does not exist"); only malformed
 API calls (unknown id, bad NextToken, results of an unfinished query) raise AthenaError.
+
+A query sees only the catalog's data, as in Athena: `sqlguard.check` refuses DuckDB's table
+functions, host statements and system functions before DuckDB sees the query, and the
+connection itself may open files only under the buckets' folders, loads no extension, and
+has its configuration locked.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -36,11 +42,12 @@ import pyarrow.csv as pa_csv
 import pyarrow.feather as feather
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 from emulator import background
-from emulator.backends.catalog import Catalog, GlueError
+from emulator.backends.catalog import Catalog, GlueError, entity_name
 from emulator.backends.objectstore import ObjectStore, S3Error, parse_uri
+from emulator.backends.sqlguard import Rejected, check, refers_to_cte
 from emulator.workspace import Workspace
 
 DEFAULT_OUTPUT_LOCATION = "s3://sfn-local-athena-results/"
@@ -84,8 +91,9 @@ class AthenaError(Exception):
 class _QueryFailed(Exception):
     """Ends a query FAILED; `reason` is its StateChangeReason in Trino's words."""
 
-    def __init__(self, name: str, message: str, node: exp.Expression | None = None, category: int = 2) -> None:
-        where = _position(node) if node is not None else None
+    def __init__(self, name: str, message: str, node: exp.Expression | None = None, category: int = 2,
+                 where: tuple[int, int] | None = None) -> None:
+        where = where or (_position(node) if node is not None else None)
         self.reason = f"{name}: line {where[0]}:{where[1]}: {message}" if where else f"{name}: {message}"
         self.category = category  # AthenaError.ErrorCategory: 1 system, 2 user
         super().__init__(self.reason)
@@ -114,11 +122,29 @@ class QueryEngine:
         self._dir = workspace.path("athena")
         self._con = duckdb.connect()
         self._con.execute(f"ATTACH ':memory:' AS {_CATALOG}")
+        self._confine()
         self._views: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._schemas: set[str] = set()
         self._view_lock = threading.Lock()
         self._executions: dict[str, _Execution] = {}
         self._lock = threading.Lock()
+
+    def _confine(self) -> None:
+        """Let DuckDB touch only the buckets' folders, fetch no extension, and keep it so.
+
+        Queries run on cursors of this connection; the settings are global to it, and the lock
+        makes a SET in a query fail. Views read their files lazily, from the allowed folders.
+        """
+        store = self.workspace.root / "s3"
+        folders = sorted({str(store), *(str(p) for p in self.workspace.config.buckets.values())})
+        allowed = "[" + ", ".join(_literal(f.rstrip("/") + "/") for f in folders) + "]"
+        self._con.execute(f"SET allowed_directories = {allowed}")
+        # Spills go to the workspace, not a `.tmp` in whatever the current directory is.
+        self._con.execute(f"SET temp_directory = {_literal(str(self._dir / '.duckdb-tmp'))}")
+        for setting in ("enable_external_access", "autoinstall_known_extensions", "autoload_known_extensions",
+                        "python_enable_replacements"):
+            self._con.execute(f"SET {setting} = false")
+        self._con.execute("SET lock_configuration = true")
 
     # -- the API ------------------------------------------------------------------------------
     def start_query_execution(self, query: str, *, database: str | None = None, catalog: str | None = None,
@@ -155,8 +181,11 @@ class QueryEngine:
         try:
             ex.tree = _parse(query)
             ex.record["StatementType"], ex.record["SubstatementType"] = _statement_type(ex.tree)
+            check(ex.tree, query)
         except _QueryFailed as failed:
             ex.error = failed
+        except Rejected as rejected:
+            ex.error = _QueryFailed(rejected.name, rejected.message, rejected.node, where=rejected.where)
         with self._lock:
             self._executions[query_id] = ex
         self._save(ex)
@@ -216,7 +245,8 @@ class QueryEngine:
             self._finish(ex, "CANCELLED", "Query was cancelled by user")
             cursor = ex.cursor
         if cursor is not None:
-            cursor.interrupt()
+            with contextlib.suppress(duckdb.ConnectionException):  # the query ended (and closed it) meanwhile
+                cursor.interrupt()
         self._save(ex)
 
     # -- running a query ----------------------------------------------------------------------
@@ -273,6 +303,10 @@ class QueryEngine:
         if context["Catalog"].lower() != _CATALOG:
             raise _QueryFailed("CATALOG_NOT_FOUND", f"Catalog '{context['Catalog']}' does not exist")
         database = context["Database"]
+        if isinstance(tree, exp.Values):  # a bare VALUES list is a query of its own
+            width = len(tree.expressions[0].expressions) if isinstance(tree.expressions[0], exp.Tuple) else 1
+            tree = exp.select("*").from_(exp.Subquery(this=tree.copy(), alias=exp.TableAlias(
+                this=exp.to_identifier("t"), columns=[exp.to_identifier(f"_col{i}") for i in range(width)])))
         if isinstance(tree, exp.Query):
             scanned = self._bind_tables(tree, database, cursor)
             self._select(ex, _duckdb_sql(tree), cursor)
@@ -305,6 +339,10 @@ class QueryEngine:
                          cursor: duckdb.DuckDBPyConnection) -> int:
         target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
         db, name = (target.db or database).lower(), target.name.lower()
+        try:
+            entity_name(name, "Table")
+        except GlueError as exc:  # before any file is written
+            raise _QueryFailed("HIVE_METASTORE_ERROR", exc.message, target) from None
         props = _properties(tree)
         fmt = str(props.get("format", "PARQUET")).upper()
         if fmt != "PARQUET":
@@ -429,7 +467,7 @@ class QueryEngine:
         try:
             return self.catalog.get_table(db, name)
         except GlueError as exc:
-            if exc.code != "EntityNotFoundException":
+            if exc.code not in ("EntityNotFoundException", "InvalidInputException"):
                 raise _QueryFailed("GENERIC_INTERNAL_ERROR", exc.message, node, category=1) from None
             if exc.message.startswith("Database"):
                 raise _QueryFailed("SCHEMA_NOT_FOUND", f"Schema '{db}' does not exist", node) from None
@@ -437,10 +475,9 @@ class QueryEngine:
 
     def _bind_tables(self, tree: exp.Expression, database: str, cursor: duckdb.DuckDBPyConnection) -> int:
         """Point every catalog table the query names at its view; returns the bytes under their locations."""
-        ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         scanned = 0
         for node in list(tree.find_all(exp.Table)):
-            if not isinstance(node.this, exp.Identifier) or (not node.db and node.name.lower() in ctes):
+            if refers_to_cte(node):
                 continue
             if node.catalog and node.catalog.lower() != _CATALOG:
                 raise _QueryFailed("CATALOG_NOT_FOUND", f"Catalog '{node.catalog}' does not exist", node)
@@ -514,6 +551,8 @@ def _parse(query: str) -> exp.Expression:
         near = first.get("highlight", "")
         raise _QueryFailed("SYNTAX_ERROR", f"line {line}:{start}: mismatched input '{near}'. "
                                            f"{first.get('description', str(exc))}") from None
+    except TokenError as exc:  # an unclosed quote or comment: sqlglot fails before parsing
+        raise _QueryFailed("SYNTAX_ERROR", f"line 1:1: {exc}") from None
     if len(statements) != 1:
         raise _QueryFailed("SYNTAX_ERROR", "Only one sql statement is allowed. Got: " + str(len(statements)))
     return statements[0]
@@ -521,7 +560,7 @@ def _parse(query: str) -> exp.Expression:
 
 def _statement_type(tree: exp.Expression) -> tuple[str, str]:
     """(StatementType, SubstatementType) as Athena reports them; CTAS counts as DML."""
-    if isinstance(tree, exp.Query):
+    if isinstance(tree, (exp.Query, exp.Values)):
         return "DML", "SELECT"
     if isinstance(tree, exp.Create) and isinstance(tree.expression, exp.Query):
         return "DML", "CREATE_TABLE_AS_SELECT"
@@ -543,7 +582,7 @@ def _duckdb_sql(query: exp.Expression) -> str:
 
 def _position(node: exp.Expression) -> tuple[int, int] | None:
     """Line and 1-based column where a node starts in the query text (sqlglot keeps token spans)."""
-    spans = [i.meta for i in node.find_all(exp.Identifier) if "line" in i.meta]
+    spans = [node.meta] if "line" in node.meta else [i.meta for i in node.find_all(exp.Identifier) if "line" in i.meta]
     if not spans:
         return None
     first = min(spans, key=lambda meta: meta.get("start", 0))

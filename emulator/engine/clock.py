@@ -7,11 +7,17 @@ as they would on AWS. Virtual time runs with the wall clock and jumps forward at
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import UTC, datetime
 
 from emulator import background
+from emulator.errors import RUNTIME, StatesError
+
+# The latest instant a clock may reach: a day short of datetime's (and ISO-8601's four-digit) year
+# 9999, so wall-clock time passing after a jump still stays inside the range history timestamps need.
+LATEST = datetime(9999, 12, 31, tzinfo=UTC).timestamp() - 86_400
 
 
 class Cancelled(Exception):
@@ -69,8 +75,12 @@ class Clock:
         return datetime.fromtimestamp(self.now(), tz=UTC)
 
     def sleep(self, seconds: float, cancel: CancelToken | None = None) -> None:
-        if seconds <= 0:
+        """Spend `seconds`; States.Runtime when that would move the clock past year 9999 (or is not finite)."""
+        if seconds <= 0:  # NaN is not <= 0: it is refused below
             return
+        if not seconds <= LATEST - self.now():
+            raise StatesError(RUNTIME, f"Waiting {seconds:g} seconds would move the execution's clock past the "
+                                       f"latest supported date, {iso8601(LATEST)}.")
         if not self.real:
             background.settle(self.owner, seconds)  # its real work in flight (a Spark step) gets time first
             self.offset += seconds
@@ -90,6 +100,18 @@ class Clock:
         """After a fan-out, this branch is as late as its latest child."""
         if children:
             self.offset = max(self.offset, *(c.offset for c in children))
+
+
+def backoff_delay(interval: float, rate: float, retries: int, max_delay: float | None) -> float:
+    """A retrier's delay before retry `retries + 1`: IntervalSeconds * BackoffRate^retries, at most
+    MaxDelaySeconds. Computed in log space, so a huge rate or count caps instead of overflowing; with no
+    MaxDelaySeconds it is capped at the clock's whole range (sleeping that long is then States.Runtime)."""
+    cap = LATEST if max_delay is None else min(float(max_delay), LATEST)
+    if interval <= 0:
+        return 0.0
+    if rate > 1 and math.log(interval) + retries * math.log(rate) >= math.log(cap):
+        return cap
+    return min(interval * rate**retries, cap)
 
 
 def iso8601(epoch: float) -> str:

@@ -5,33 +5,54 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import random
+import sys
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from emulator import background
 from emulator.asl.parser import load_definition, parse
+from emulator.asl.states import Machine
 from emulator.asl.values import to_json
 from emulator.backends import Backends
 from emulator.engine.clock import Cancelled, CancelToken, Clock
-from emulator.engine.history import MAX_EVENTS, History, HistoryLimitExceeded, check_payload
+from emulator.engine.history import MAX_EVENTS, History, HistoryLimitExceeded, check_input_depth, check_input_size
 from emulator.engine.interpreter import Branch, ExecutionTimedOut, Interpreter, Run
+from emulator.engine.observe import Observer
+from emulator.engine.report import RootCause, root_cause
 from emulator.engine.variables import Variables
-from emulator.errors import RUNTIME, TIMEOUT, StatesError
+from emulator.errors import RUNTIME, TIMEOUT, DefinitionError, Diagnostic, StatesError, check_execution_name
 from emulator.integrations import Registry
+from emulator.testing.mocks import MockConfig, MockSource, TestCase, test_case_for
+from emulator.testing.report import ExecutionAssertions
 from emulator.workspace import Workspace
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 DEFAULT_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/sfn-local"
+# Python frames the engine may stack up. Each level of nested Parallel/Map takes about 7 (validating
+# and copying a definition about as many), so Python's default 1,000 stops near 140 levels; 10,000
+# allows about 1,400 and leaves the C stack (8 MiB a thread; ~100 bytes a JSON level) far from full.
+# Deeper still is refused with an AWS error, never a RecursionError. Raised once, when the engine is
+# imported, never lowered: it is process-wide.
+RECURSION_LIMIT = 10_000
+if sys.getrecursionlimit() < RECURSION_LIMIT:
+    sys.setrecursionlimit(RECURSION_LIMIT)
 
 
-class Execution:
-    """One execution: its status, output or error, and its history (DescribeExecution + GetExecutionHistory)."""
+class Execution(ExecutionAssertions):
+    """One execution: its status, output or error, and its history (DescribeExecution + GetExecutionHistory).
+
+    Test helpers (emulator/testing/report.py): `path`, `state(name)`, `calls(service)`,
+    `assert_succeeded()`, `assert_failed(error=...)`.
+    """
 
     def __init__(self, name: str, arn: str, state_machine_arn: str, input: Any) -> None:
         self.name = name
@@ -45,6 +66,10 @@ class Execution:
         self.start_date: datetime | None = None
         self.stop_date: datetime | None = None
         self.history: list[dict[str, Any]] = []
+        # The state machine's definition: places each visited state in its branch or iteration (`path`).
+        self.definition: dict[str, Any] | None = None
+        self.redrive_count = 0
+        self.state_machine: StateMachine | None = None  # what `redrive` runs again
         self._done = threading.Event()
         self._cancel = CancelToken()
         self._stop_reason: tuple[str | None, str | None] = (None, None)
@@ -52,6 +77,22 @@ class Execution:
     def __repr__(self) -> str:
         detail = f"error={self.error!r}" if self.error else f"output={to_json(self.output)[:60]}"
         return f"<Execution {self.name} {self.status} {detail}>"
+
+    def redrive(self, resources: Mapping[str, Callable[..., Any]] | None = None) -> Execution:
+        """RedriveExecution: run again from the states that did not succeed, in place (same name, ARN and
+        history); `resources` replaces handlers (a fixed one). ExecutionNotRedrivable unless FAILED,
+        ABORTED or TIMED_OUT. See emulator/engine/redrive.py."""
+        from emulator.engine.redrive import redrive
+
+        return redrive(self, resources=resources)
+
+    @property
+    def root_cause(self) -> RootCause | None:
+        """Where the first error was raised and how it travelled (retries, Catch, Fail state); None unless
+        the execution FAILED, TIMED_OUT or was ABORTED (see emulator/engine/report.py)."""
+        if self.status in ("SUCCEEDED", "RUNNING"):
+            return None
+        return root_cause(self.history, self.definition, self.error, self.cause)
 
     @property
     def failed_state(self) -> str | None:
@@ -101,10 +142,18 @@ class StateMachine:
                  resources: Mapping[str, Callable[..., Any]] | None = None,
                  role_arn: str = DEFAULT_ROLE_ARN, workspace: Workspace | str | os.PathLike[str] | None = None,
                  state_machines: Mapping[str, Any] | None = None) -> None:
-        self.definition = load_definition(definition)
-        self.machine = parse(self.definition)
+        try:
+            self.definition, self.machine = compile_definition(definition)
+        except RecursionError:
+            raise DefinitionError([Diagnostic("", "the definition nests states, arrays or objects too deeply to "
+                                                  "process (Parallel and Map states about 1,400 levels at most)")]
+                                  ) from None
         self.name = name
         self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+        # A MockConfig or TestCase given as resources mocks every run (see emulator/testing/mocks.py).
+        self.mock_config: MockSource | None = None
+        if isinstance(resources, MockConfig | TestCase):
+            self.mock_config, resources = resources, None
         self.resources = dict(resources or {})
         self.role_arn = role_arn
         # Definitions (or paths) by name, for states:startExecution to run as nested executions.
@@ -128,14 +177,27 @@ class StateMachine:
     def _prepare(self, input: Any = None, *, name: str | None = None, clock: str = "virtual",
                  seed: int | None = None, resources: Mapping[str, Callable[..., Any]] | None = None,
                  max_events: int | None = MAX_EVENTS, state_machines: Mapping[str, Any] | None = None,
-                 ) -> tuple[Execution, Callable[[], None]]:
+                 nesting: int = 0, mock_config: MockSource | None = None, test_case: str | None = None,
+                 observer: Observer | None = None) -> tuple[Execution, Callable[[], None]]:
         if clock not in ("virtual", "real"):
             raise ValueError(f"clock must be 'virtual' or 'real', not {clock!r}")
+        if isinstance(resources, MockConfig | TestCase):  # a mock config given as the run's resources
+            mock_config, resources = resources, None
+        # mock_config: a MockConfig, TestCase, dict or file (else SFN_MOCK_CONFIG); test_case: its test case name.
+        mock_config = self.mock_config if mock_config is None else mock_config
+        case = test_case_for(self.name, mock_config, test_case) if nesting == 0 else None
         rng = random.Random(seed)
-        name = name or str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        data = {} if input is None else input
+        name = str(uuid.UUID(int=rng.getrandbits(128), version=4)) if name is None else check_execution_name(name)
+        # The run and the Execution each get their own copy: the caller keeps theirs to change.
+        value = {} if input is None else input
+        check_input_depth(value)  # before anything serialises it
+        input_text = _input_text(value)
+        check_input_size(input_text)
+        data = json.loads(input_text)
         arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{self.name}:{name}"
-        execution = Execution(name, arn, self.arn, data)
+        execution = Execution(name, arn, self.arn, json.loads(input_text))
+        execution.definition = self.definition
+        execution.state_machine = self
         history = History(limit=max_events)
         execution.history = history.events
         start_clock = Clock(real=clock == "real", owner=execution)
@@ -145,7 +207,9 @@ class StateMachine:
         registry = Registry({**self.resources, **(resources or {})}, self.backends)
         # Nested executions (integrations/stepfunctions.py) find their machines and inherit these options.
         registry.state_machines = {**self.state_machines, **(state_machines or {})}
-        registry.run_options = {"clock": clock, "seed": seed, "max_events": max_events}
+        # `nesting`: how many states:startExecution tasks deep this execution runs (0 for a top-level one).
+        registry.run_options = {"clock": clock, "seed": seed, "max_events": max_events, "nesting": nesting}
+        registry.mocks = case.session() if case is not None else None
         run = Run(
             history=history,
             registry=registry,
@@ -159,11 +223,12 @@ class StateMachine:
             start_time=start,
             deadline=start + timeout if timeout else None,
             real_clock=clock == "real",
+            observer=observer,
         )
 
         def work() -> None:
             try:
-                _execute(self, execution, run, start_clock)
+                _execute(self, execution, run, start_clock, input_text)
             finally:
                 background.finished(execution, execution.status == "SUCCEEDED")
                 execution._done.set()
@@ -171,16 +236,61 @@ class StateMachine:
         return execution, work
 
 
-def _execute(machine: StateMachine, execution: Execution, run: Run, clock: Clock) -> None:
+# Compiled definitions by content, least recently used first: StateMachines made from the same
+# definition share one compiled Machine (and its private copy of the definition), which executions
+# only read, so parsing and validation happen once per distinct definition.
+COMPILED_CACHE_SIZE = 256
+_compiled: OrderedDict[str, tuple[Any, Machine]] = OrderedDict()
+_compiled_lock = threading.Lock()
+
+
+def compile_definition(definition: dict[str, Any] | str | os.PathLike[str]) -> tuple[Any, Machine]:
+    """The definition (loaded) and its compiled Machine, from the cache when that content was compiled before.
+
+    Raises DefinitionError for an invalid definition (never cached)."""
+    loaded = load_definition(definition)
+    try:
+        key = json.dumps(loaded, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        key = None  # not plain JSON (a NaN marker, mixed key types): validation will say why
+    if key is not None:
+        with _compiled_lock:
+            if (hit := _compiled.get(key)) is not None:
+                _compiled.move_to_end(key)
+                return hit
+    # The caller's dict is copied: the compiled states keep parts of it (Result, ...) and the caller may change it.
+    own = copy.deepcopy(loaded) if loaded is definition else loaded
+    compiled = (own, parse(own))
+    if key is not None:
+        with _compiled_lock:
+            _compiled[key] = compiled
+            while len(_compiled) > COMPILED_CACHE_SIZE:
+                _compiled.popitem(last=False)
+    return compiled
+
+
+def _input_text(value: Any) -> str:
+    try:
+        return to_json(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"execution input is not JSON: {exc}") from None
+
+
+def _execute(machine: StateMachine, execution: Execution, run: Run, clock: Clock, input_text: str) -> None:
     interpreter = Interpreter(run)
     root = Branch(clock, 0, execution._cancel, Variables())
-    input_text = to_json(run.input)
     run.history.add("ExecutionStarted", 0, clock.now(), "executionStartedEventDetails",
                     {"input": input_text, "inputDetails": {"truncated": False}, "roleArn": run.role_arn})
     root.last_value, root.last_text = run.input, input_text
+    _execute_from(machine, execution, run, clock, root, run.input, interpreter)
+
+
+def _execute_from(machine: StateMachine, execution: Execution, run: Run, clock: Clock, root: Branch, data: Any,
+                  interpreter: Interpreter | None = None) -> None:
+    """Run the machine (from `run.redrive_from` on a redrive) and finish the execution with its outcome."""
+    interpreter = interpreter or Interpreter(run)
     try:
-        check_payload(input_text, "execution input")
-        output = interpreter.run_machine(machine.machine, run.input, root)
+        output = interpreter.run_machine(machine.machine, data, root, run.redrive_from)
     except StatesError as err:
         _finish(execution, run, root, "FAILED", "ExecutionFailed", "executionFailedEventDetails", err.error, err.cause)
     except ExecutionTimedOut:
@@ -193,10 +303,16 @@ def _execute(machine: StateMachine, execution: Execution, run: Run, clock: Clock
         run.history.limit = None
         _finish(execution, run, root, "FAILED", "ExecutionFailed", "executionFailedEventDetails", RUNTIME,
                 f"The execution reached the maximum number of history events ({MAX_EVENTS}).")
+    except RecursionError:
+        # Past RECURSION_LIMIT outside any branch (a state output nested thousands of levels deep).
+        _finish(execution, run, root, "FAILED", "ExecutionFailed", "executionFailedEventDetails", RUNTIME,
+                f"An error occurred while executing the state '{execution.failed_state}': its data or "
+                "states nest too deeply to process.")
     else:
-        execution.output = output
-        execution.status = "SUCCEEDED"
         text = root.text_of(output)
+        # The caller's copy: the output may share objects with the definition (a Pass Result, ...).
+        execution.output = json.loads(text)
+        execution.status = "SUCCEEDED"
         run.history.add("ExecutionSucceeded", root.last, clock.now(), "executionSucceededEventDetails",
                         {"output": text, "outputDetails": {"truncated": False}})
         execution.stop_date = clock.datetime()

@@ -10,12 +10,51 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from emulator.errors import DATA_LIMIT_EXCEEDED, StatesError
+from emulator.errors import DATA_LIMIT_EXCEEDED, InvalidExecutionInput, StatesError
 
 # AWS's quota for a Standard execution's history; passing it fails the execution.
 MAX_EVENTS = 25_000
 # AWS's payload limit for an input, output or result, in bytes of UTF-8.
 MAX_PAYLOAD_BYTES = 256 * 1024
+# How deeply arrays and objects may nest in an execution's input. AWS documents no figure; 1,000 is
+# the default nesting limit of Jackson (StreamReadConstraints), the JSON library of AWS's Java services.
+MAX_NESTING_DEPTH = 1000
+
+
+def nesting_depth(value: Any, limit: int = MAX_NESTING_DEPTH) -> int:
+    """How many arrays/objects deep `value` goes, counting no further than `limit + 1` (iteratively,
+    so any depth is measured without recursion)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = node.values()
+        elif not isinstance(node, list | tuple):
+            continue
+        depth += 1
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                return deepest
+        stack.extend((child, depth) for child in node if isinstance(child, dict | list | tuple))
+    return deepest
+
+
+def check_input_depth(value: Any) -> None:
+    """StartExecution's check of the input's nesting, before anything serialises it."""
+    if nesting_depth(value) > MAX_NESTING_DEPTH:
+        raise InvalidExecutionInput("InvalidExecutionInput", f"Invalid State Machine Execution Input: arrays and "
+                                    f"objects nest more than {MAX_NESTING_DEPTH} levels deep")
+
+
+def check_input_size(text: str) -> None:
+    """StartExecution's length constraint on the input (a ValidationException on AWS)."""
+    size = payload_size(text)
+    if size > MAX_PAYLOAD_BYTES:
+        raise InvalidExecutionInput("ValidationException", f"1 validation error detected: Value at 'input' failed "
+                                    f"to satisfy constraint: Member must have length less than or equal to "
+                                    f"{MAX_PAYLOAD_BYTES} (it has {size} bytes)")
 
 
 

@@ -6,6 +6,7 @@ of the state's output (reused as the next state's input) and no parsing.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import uuid
@@ -32,8 +33,9 @@ from emulator.asl.states import (
     WaitState,
 )
 from emulator.asl.values import to_json
-from emulator.engine.clock import Cancelled, CancelToken, Clock, iso8601
+from emulator.engine.clock import Cancelled, CancelToken, Clock, backoff_delay, iso8601
 from emulator.engine.history import History, check_payload
+from emulator.engine.observe import Context, Observer, Path, RunAgain
 from emulator.engine.variables import Variables
 from emulator.errors import (
     ALL,
@@ -50,7 +52,6 @@ from emulator.errors import (
 )
 from emulator.integrations import Registry, Resource, TaskContext, TaskRequest, parse_resource
 
-_NOT_TRUNCATED = {"truncated": False}
 # AWS rejects waits longer than a signed 32-bit number of seconds.
 _MAX_WAIT_SECONDS = 2**31 - 1
 # Errors the engine raises about a state, whose cause AWS prefixes with the state's name.
@@ -79,12 +80,18 @@ class Run:
     start_time: float
     deadline: float | None
     real_clock: bool
+    observer: Observer | None = None
+    context: dict[str, Any] | None = None  # a fixed `$$` (TestState's context), else built per state
+    redrive_count: int = 0  # $$.Execution.RedriveCount
+    # A redrive: the top-level state to start at, and a Map's succeeded iterations to reuse {state: {index: output}}.
+    redrive_from: str | None = None
+    redrive_reuse: dict[str, dict[int, Any]] | None = None
 
 
 class Branch:
     """One thread of control: the execution itself, a Parallel branch or a Map iteration."""
 
-    __slots__ = ("cancel", "clock", "last", "last_text", "last_value", "variables")
+    __slots__ = ("cancel", "clock", "last", "last_text", "last_value", "path", "variables")
 
     def __init__(self, clock: Clock, last: int, cancel: CancelToken, variables: Variables) -> None:
         self.clock = clock
@@ -93,6 +100,7 @@ class Branch:
         self.variables = variables
         self.last_value: Any = UNSET
         self.last_text = ""
+        self.path: Path = ()  # (Parallel/Map state, index) per level, for observers
 
     def text_of(self, value: Any) -> str:
         """JSON text of a value, reusing the previous state's serialised output."""
@@ -125,6 +133,11 @@ class Env:
 
     @property
     def context(self) -> dict[str, Any]:
+        if self.run.context is not None:
+            # A fixed `$$` (TestState's); an ItemSelector still sees the item it selects from.
+            if self.map_item is None:
+                return self.run.context
+            return {**self.run.context, "Map": {"Item": self.map_item}}
         if self._context is None:
             run = self.run
             doc: dict[str, Any] = {
@@ -134,7 +147,7 @@ class Env:
                     "StartTime": iso8601(run.start_time),
                     "Name": run.execution_name,
                     "RoleArn": run.role_arn,
-                    "RedriveCount": 0,
+                    "RedriveCount": run.redrive_count,
                 },
                 "StateMachine": {"Id": run.state_machine_arn, "Name": run.state_machine_name},
                 "State": {
@@ -200,6 +213,7 @@ class Interpreter:
 
     def __init__(self, run: Run) -> None:
         self.run = run
+        self.observer = run.observer
         self._resources: dict[int, Resource] = {}
         self._executors: dict[str, Callable[[Any, Any, Branch, Env], tuple[Any, str | None]]] = {
             "Pass": self._pass,
@@ -222,16 +236,20 @@ class Interpreter:
         return event_id
 
     # -- the loop -----------------------------------------------------------------------
-    def run_machine(self, machine: Machine, data: Any, branch: Branch) -> Any:
+    def run_machine(self, machine: Machine, data: Any, branch: Branch, start: str | None = None) -> Any:
         states = machine.states
-        name: str | None = machine.start_at
+        name: str | None = start or machine.start_at
         deadline = self.run.deadline
         while True:
             if branch.cancel.cancelled:
                 raise Cancelled()
             if deadline is not None and branch.clock.now() >= deadline:
                 raise ExecutionTimedOut()
-            data, name = self.run_state(states[name], data, branch)
+            try:
+                data, name = self.run_state(states[name], data, branch)
+            except RunAgain as again:  # only an observer (a debugger) raises it
+                data, name = again.input, again.state or name
+                continue
             if name is None:
                 return data
 
@@ -239,27 +257,50 @@ class Interpreter:
         kind = state.type
         entered = self.event(
             branch, kind + "StateEntered", "stateEnteredEventDetails",
-            {"name": state.name, "input": branch.text_of(data), "inputDetails": _NOT_TRUNCATED},
+            {"name": state.name, "input": branch.text_of(data), "inputDetails": {"truncated": False}},
         )
         env = Env(self.run, branch, state.name, branch.clock.now(), entered)
+        obs = self.observer
+        if obs is not None:
+            obs.state_entered(self._ctx(env), state, data)
         try:
-            output, next_name = self._executors[kind](state, data, branch, env)
+            try:
+                output, next_name = self._executors[kind](state, data, branch, env)
+            except RecursionError:
+                # Parallel/Map states (or data) nested past the engine's recursion limit: a state error
+                # the execution reports, never a Python exception escaping the run.
+                raise StatesError(RUNTIME, "The state nests Parallel/Map states or data too deeply to run.") from None
         except StatesError as err:
             self._locate(err, state, entered, branch)
             catcher = self._catcher(state.catch, err)
             if catcher is None:
+                if obs is not None:
+                    obs.state_failed(self._ctx(env), state, err)
                 raise
+            if obs is not None:
+                obs.error_caught(self._ctx(env), state, err, state.catch.index(catcher))
             output = self._caught(state, catcher, data, _error_output(err), env)
             next_name = catcher.next
         text = to_json(output)
         check_payload(text, f"state '{state.name}' output")
         branch.last_value, branch.last_text = output, text
-        details: dict[str, Any] = {"name": state.name, "output": text, "outputDetails": _NOT_TRUNCATED}
+        details: dict[str, Any] = {"name": state.name, "output": text, "outputDetails": {"truncated": False}}
         if env.pending:
+            if obs is not None:
+                obs.stage(self._ctx(env), state, "variables", env.pending)
             details["assignedVariables"] = branch.variables.assign(env.pending)
-            details["assignedVariablesDetails"] = _NOT_TRUNCATED
+            details["assignedVariablesDetails"] = {"truncated": False}
         self.event(branch, kind + "StateExited", "stateExitedEventDetails", details)
+        if obs is not None:
+            obs.state_exited(self._ctx(env), state, output, next_name)
         return output, next_name
+
+    def _ctx(self, env: Env) -> Context:
+        return Context(self.run.execution_arn, env.branch.path, env.state_name, env.retry_count, env)
+
+    def _stage(self, state: State, env: Env, name: str, value: Any) -> None:
+        """Report a data-flow stage (callers check `self.observer` first: the hot path skips the call)."""
+        self.observer.stage(self._ctx(env), state, name, value)
 
     def _locate(self, err: StatesError, state: State, entered: int, branch: Branch) -> None:
         """Name the state in the cause of errors the engine itself raises, as AWS does (once)."""
@@ -300,14 +341,26 @@ class Interpreter:
 
     def _input(self, state: State, data: Any, env: Env) -> Any:
         """The effective input: InputPath applied (JSONata states take their input whole)."""
-        return data if state.jsonata else self._select(state.input_path, data, env)
+        if state.jsonata:
+            return data
+        effective = self._select(state.input_path, data, env)
+        if self.observer is not None:
+            self._stage(state, env, "afterInputPath", effective)
+        return effective
 
-    @staticmethod
-    def _payload(state: State, effective: Any, env: Env) -> Any:
+    def _payload(self, state: State, effective: Any, env: Env) -> Any:
         """What a Task, Parallel branch or Pass works on: Parameters (JSONPath) or Arguments (JSONata)."""
         if state.jsonata:
-            return state.arguments.render(env.bindings(effective), env.random) if state.arguments else effective
-        return state.parameters.render(effective, env) if state.parameters is not None else effective
+            if not state.arguments:
+                return effective
+            payload = state.arguments.render(env.bindings(effective), env.random)
+            if self.observer is not None:
+                self._stage(state, env, "afterArguments", payload)
+            return payload
+        payload = state.parameters.render(effective, env) if state.parameters is not None else effective
+        if self.observer is not None:
+            self._stage(state, env, "afterParameters", payload)
+        return payload
 
     @staticmethod
     def _apply_result_path(path: Any, data: Any, result: Any) -> Any:
@@ -323,6 +376,8 @@ class Interpreter:
         without one (Choice, Wait, Succeed: their effective input flows through).
         """
         assign = rule.assign if rule is not None and rule.assign is not None else state.assign
+        if self.observer is not None and result is not UNSET:
+            self._stage(state, env, "result", result)
         if state.jsonata:
             bindings = env.bindings(data, result)
             if assign is not None:
@@ -339,7 +394,11 @@ class Interpreter:
             result = state.result_selector.render(result, env)
         if assign is not None:
             env.pending = assign.render(result, env)
-        return self._select(state.output_path, self._apply_result_path(state.result_path, data, result), env)
+        combined = self._apply_result_path(state.result_path, data, result)
+        if self.observer is not None:
+            self._stage(state, env, "afterResultSelector", result)
+            self._stage(state, env, "afterResultPath", combined)
+        return self._select(state.output_path, combined, env)
 
     # -- retry --------------------------------------------------------------------------
     def _with_retry(self, state: State, branch: Branch, env: Env, attempt: Callable[[], Any]) -> Any:
@@ -354,11 +413,12 @@ class Interpreter:
                 retrier = state.retry[index]
                 if counts[index] >= retrier.max_attempts:
                     raise
-                delay = retrier.interval_seconds * retrier.backoff_rate ** counts[index]
-                if retrier.max_delay_seconds is not None:
-                    delay = min(delay, retrier.max_delay_seconds)
+                delay = backoff_delay(retrier.interval_seconds, retrier.backoff_rate, counts[index],
+                                      retrier.max_delay_seconds)
                 if retrier.jitter_full:
                     delay = self.run.random.uniform(0, delay)
+                if self.observer is not None:
+                    self.observer.retry_scheduled(self._ctx(env), state, err, index, delay)
                 counts[index] += 1
                 env.retry_count += 1
                 env.invalidate()
@@ -492,7 +552,7 @@ class Interpreter:
         names = {"resourceType": resource.service, "resource": resource.history_resource}
         payload_text = to_json(payload)
         if lambda_style:
-            scheduled = {"resource": resource.arn, "input": payload_text, "inputDetails": _NOT_TRUNCATED}
+            scheduled = {"resource": resource.arn, "input": payload_text, "inputDetails": {"truncated": False}}
             if timeout is not None:
                 scheduled["timeoutInSeconds"] = int(timeout)
             self.event(branch, "LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails", scheduled)
@@ -511,6 +571,8 @@ class Interpreter:
         beat = [started]
 
         def sleeper(seconds: float) -> None:
+            if branch.cancel.cancelled:  # a virtual sleep never blocks, so StopExecution is seen here
+                raise Cancelled()
             limit = None
             if timeout is not None:
                 limit = (started + timeout, TIMEOUT)
@@ -529,7 +591,9 @@ class Interpreter:
             credentials=state.credentials, sleeper=sleeper, heartbeater=heartbeater,
         )
         try:
-            request = TaskRequest(resource, payload, context)
+            # The handler gets its own copy: the payload may share objects with the definition,
+            # the execution input or other iterations, and handlers may change what they get.
+            request = TaskRequest(resource, json.loads(payload_text), context)
             with background.owned_by(clock.owner):
                 if clock.real and timeout is not None:
                     result = _call_with_deadline(handler, request, timeout)
@@ -551,13 +615,13 @@ class Interpreter:
             raise
         if lambda_style:
             self.event(branch, "LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails",
-                       {"output": text, "outputDetails": _NOT_TRUNCATED})
+                       {"output": text, "outputDetails": {"truncated": False}})
         else:
             if resource.pattern.startswith("sync"):
                 self.event(branch, "TaskSubmitted", "taskSubmittedEventDetails",
-                           {**names, "output": payload_text, "outputDetails": _NOT_TRUNCATED})
+                           {**names, "output": payload_text, "outputDetails": {"truncated": False}})
             self.event(branch, "TaskSucceeded", "taskSucceededEventDetails",
-                       {**names, "output": text, "outputDetails": _NOT_TRUNCATED})
+                       {**names, "output": text, "outputDetails": {"truncated": False}})
         return result
 
     # -- Parallel -------------------------------------------------------------------------
@@ -566,7 +630,8 @@ class Interpreter:
 
         def attempt() -> list[Any]:
             started = self.event(branch, "ParallelStateStarted")
-            return self._fan_out(branch, [(m, payload, None) for m in state.branches], started, len(state.branches))
+            return self._fan_out(branch, [(m, payload, None) for m in state.branches], started, len(state.branches),
+                                 state)
 
         # AWS emits no ParallelStateSucceeded, and ParallelStateFailed only once retries are spent.
         try:
@@ -580,7 +645,7 @@ class Interpreter:
         return any(m.has_task or (self.run.real_clock and m.has_wait) for m in machines)
 
     def _fan_out(self, branch: Branch, jobs: list[tuple[Machine, Any, Callable[[Branch, Any], Any] | None]],
-                 started: int, workers: int) -> list[Any]:
+                 started: int, workers: int, owner: State | None = None) -> list[Any]:
         """Run sub-machines (Parallel branches or Map iterations); results in job order.
 
         Runs them one after the other unless one can block (a Task, or a real-time Wait):
@@ -594,8 +659,21 @@ class Interpreter:
         def one(index: int, last: int) -> Branch:
             machine, data, wrap = jobs[index]
             child = branch.fork(last, cancel)
+            if owner is not None:
+                child.path = (*branch.path, (owner.name, index))
             children.append(child)
-            results[index] = wrap(child, data) if wrap else self.run_machine(machine, data, child)
+            obs = self.observer
+            if obs is None or owner is None:
+                results[index] = wrap(child, data) if wrap else self.run_machine(machine, data, child)
+                return child
+            ctx = Context(self.run.execution_arn, branch.path, owner.name, 0)
+            obs.branch_started(ctx, owner, index, data)
+            try:
+                results[index] = wrap(child, data) if wrap else self.run_machine(machine, data, child)
+            except StatesError as err:
+                obs.branch_ended(ctx, owner, index, None, err)
+                raise
+            obs.branch_ended(ctx, owner, index, results[index], None)
             return child
 
         try:
@@ -637,6 +715,14 @@ class Interpreter:
             raise
         self.event(branch, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
         tolerated_count, tolerated_pct = self._tolerance(state, data, effective, env)
+        if self.observer is not None:
+            if not state.jsonata:
+                self._stage(state, env, "afterItemsPath", items)
+            self._stage(state, env, "maxConcurrency", concurrency)
+            if tolerated_count is not None:
+                self._stage(state, env, "toleratedFailureCount", tolerated_count)
+            if tolerated_pct is not None:
+                self._stage(state, env, "toleratedFailurePercentage", tolerated_pct)
         tolerant = tolerated_count is not None or tolerated_pct is not None
         attempts = [0]
 
@@ -734,19 +820,22 @@ class Interpreter:
                  tolerated_count: int | None, tolerated_pct: float | None) -> list[Any]:
         failures: list[StatesError] = []
         lock = threading.Lock()
+        reused = (self.run.redrive_reuse or {}).pop(state.name, None) if not branch.path else None
 
         def iteration(index: int) -> Callable[[Branch, Any], Any]:
             def run(child: Branch, item: Any) -> Any:
                 ident = {"index": index, "name": state.name}
+                if reused is not None and index in reused:  # a redrive re-runs only the failed iterations
+                    return reused[index]
                 self.event(child, "MapIterationStarted", "mapIterationStartedEventDetails", ident)
                 try:
                     out = self.run_machine(state.processor, item, child)
                 except Cancelled:
-                    self.event(child, "MapIterationAborted", "mapIterationAbortedEventDetails", ident)
+                    self.event(child, "MapIterationAborted", "mapIterationAbortedEventDetails", dict(ident))
                     raise
                 except StatesError as err:
                     failed_after = child.last
-                    self.event(child, "MapIterationFailed", "mapIterationFailedEventDetails", ident)
+                    self.event(child, "MapIterationFailed", "mapIterationFailedEventDetails", dict(ident))
                     child.last = failed_after
                     if not tolerant:
                         raise
@@ -757,7 +846,7 @@ class Interpreter:
                                               "The specified tolerated failure threshold was exceeded") from None
                     return _error_output(err)
                 last_inner = child.last
-                self.event(child, "MapIterationSucceeded", "mapIterationSucceededEventDetails", ident)
+                self.event(child, "MapIterationSucceeded", "mapIterationSucceededEventDetails", dict(ident))
                 child.last = last_inner
                 return out
 
@@ -765,7 +854,7 @@ class Interpreter:
 
         workers = concurrency if concurrency > 0 else _MAX_INLINE_CONCURRENCY
         jobs = [(state.processor, item, iteration(i)) for i, item in enumerate(inputs)]
-        return self._fan_out(branch, jobs, branch.last, min(workers, _MAX_INLINE_CONCURRENCY))
+        return self._fan_out(branch, jobs, branch.last, min(workers, _MAX_INLINE_CONCURRENCY), state)
 
     @staticmethod
     def _exceeds(failed: int, total: int, count: int | None, pct: float | None) -> bool:
@@ -785,6 +874,7 @@ class Interpreter:
         child_run._resources = self._resources
         # Child executions of a Distributed Map do not see the parent's variables.
         root = Branch(branch.clock.fork(), 0, CancelToken(branch.cancel), Variables())
+        root.path = branch.path
         try:
             results = child_run._iterate(state, inputs, root, concurrency, tolerant, tolerated_count, tolerated_pct)
         except StatesError as err:

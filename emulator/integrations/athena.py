@@ -69,6 +69,34 @@ def stop_query_execution(engine: QueryEngine, params: dict[str, Any]) -> dict[st
     return {}
 
 
+def list_query_executions(engine: QueryEngine, params: dict[str, Any]) -> dict[str, Any]:
+    """ListQueryExecutions: the work group's query ids, newest first, MaxResults (<= 50) a page."""
+    work_group = _text(params, "WorkGroup", required=False) or "primary"
+    executions = [engine.get_query_execution(path.stem) for path in engine.workspace.path("athena").glob("*.json")]
+    ids = [e["QueryExecutionId"] for e in sorted(executions, key=lambda e: -e["Status"]["SubmissionDateTime"])
+           if e.get("WorkGroup", "primary") == work_group]
+    size = params.get("MaxResults") or 50
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= 50:
+        raise _error("InvalidRequestException", "MaxResults must be between 0 and 50")
+    token = _text(params, "NextToken", required=False)
+    start = int(token) if token and token.isdigit() else 0
+    out: dict[str, Any] = {"QueryExecutionIds": ids[start:start + size]}
+    if start + size < len(ids):
+        out["NextToken"] = str(start + size)
+    return out
+
+
+def batch_get_query_execution(engine: QueryEngine, params: dict[str, Any]) -> dict[str, Any]:
+    """BatchGetQueryExecution: the executions found, the other ids as unprocessed."""
+    found, missing = [], []
+    for query_id in params.get("QueryExecutionIds") or []:
+        try:
+            found.append(engine.get_query_execution(query_id))
+        except AthenaError as exc:
+            missing.append({"QueryExecutionId": query_id, "ErrorCode": exc.code, "ErrorMessage": exc.message})
+    return {"QueryExecutions": found, "UnprocessedQueryExecutionIds": missing}
+
+
 def _run_to_completion(engine: QueryEngine, params: dict[str, Any]) -> dict[str, Any]:
     """startQueryExecution.sync: the finished QueryExecution, or the task fails with it."""
     query_id = start_query_execution(engine, params)["QueryExecutionId"]
@@ -83,6 +111,8 @@ ACTIONS: dict[str, Action] = {
     "getQueryExecution": get_query_execution,
     "getQueryResults": get_query_results,
     "stopQueryExecution": stop_query_execution,
+    "listQueryExecutions": list_query_executions,
+    "batchGetQueryExecution": batch_get_query_execution,
 }
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from emulator.backends import Backends
 from emulator.errors import StatesError
+from emulator.integrations.endpoint import aws_environment
 from emulator.integrations.python import HandlerLoadError, call, load_callable
 from emulator.integrations.registry import Handler, Registry, Resource, TaskRequest, register
 
@@ -31,12 +33,25 @@ def _not_found(name: str, region: str) -> StatesError:
     )
 
 
-def handler(resource: Resource, functions: Mapping[str, Callable[..., Any]]) -> Handler | None:
+def handler(resource: Resource, functions: Mapping[str, Callable[..., Any]], backends: Backends | None = None,
+            ) -> Handler | None:
+    """`backends`: the execution's, whose local endpoint the function's own AWS SDK calls reach (see `endpoint`)."""
+
+    def run(fn: Callable[..., Any], payload: Any, request: TaskRequest) -> Any:
+        if backends is None:
+            return call(fn, payload, request.context)
+        with aws_environment(backends):
+            return call(fn, payload, request.context)
+
     if resource.kind == "lambda":
         fn = functions.get(resource.action)
         if fn is None:
-            return None
-        return lambda request: call(fn, request.payload, request.context)
+            # As AWS: a function that does not exist fails the task (catchable), not the execution.
+            def missing(request: TaskRequest) -> Any:
+                raise _not_found(resource.action, resource.region)
+
+            return missing
+        return lambda request: run(fn, request.payload, request)
     if resource.action != "invoke":
         return None
 
@@ -46,7 +61,7 @@ def handler(resource: Resource, functions: Mapping[str, Callable[..., Any]]) -> 
         fn = functions.get(name)
         if fn is None:
             raise _not_found(name, resource.region)
-        result = call(fn, payload.get("Payload"), request.context)
+        result = run(fn, payload.get("Payload"), request)
         return {
             "ExecutedVersion": "$LATEST",
             "Payload": result,
@@ -71,7 +86,9 @@ class _Functions(dict):
         if spec is None:
             raise KeyError(name)
         try:
-            fn = load_callable(spec, str(workspace.project))
+            # Under the local endpoint: a client the module makes at import time must reach it too.
+            with aws_environment(self.registry.backends):
+                fn = load_callable(spec, str(workspace.project))
         except HandlerLoadError as exc:
             raise StatesError("Lambda.ServiceException", f"Function {name} ({workspace.config.source}): {exc}") \
                 from None
@@ -86,7 +103,7 @@ class _Functions(dict):
 
 
 def _factory(resource: Resource, registry: Registry) -> Handler | None:
-    return handler(resource, _Functions(registry))
+    return handler(resource, _Functions(registry), registry.backends)
 
 
 register("lambda", _factory)

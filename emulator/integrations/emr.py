@@ -8,6 +8,9 @@ path or s3://) with its arguments are honoured; `--master`, `--deploy-mode` and 
 are ignored. Steps run in background threads, `StepConcurrencyLevel` at a time (1 unless the
 cluster asks for more, as on EMR), so polling DescribeStep sees PENDING, RUNNING, then
 COMPLETED / FAILED / CANCELLED. Cluster and step records are JSON files under `<workspace>/emr/`.
+A record names the process that runs the cluster (pid and start time): another process sees it
+but cannot change it, and once that process is gone (ended, killed) the cluster reads as
+TERMINATED_WITH_ERRORS with its pending and running steps CANCELLED, as after a lost EMR cluster.
 
 `.sync` results: createCluster → `{ClusterId, ClusterArn}` once the cluster is WAITING;
 addStep → DescribeStep's `{"Step": ...}` once the step ended; terminateCluster → `{}` once
@@ -19,6 +22,7 @@ fails with `EMR.ValidationException` / `EMR.InvalidRequestException`.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shlex
 import threading
@@ -31,13 +35,14 @@ from emulator import background
 from emulator.backends.spark import SparkEngine
 from emulator.errors import TASK_FAILED, StatesError
 from emulator.integrations.registry import Handler, Registry, Resource, register
-from emulator.workspace import Workspace
+from emulator.workspace import Workspace, write_atomic
 
 Params = dict[str, Any]
 _ARN = "arn:aws:elasticmapreduce:us-east-1:123456789012:cluster/{}"
 _ENDED_STEP = {"COMPLETED", "FAILED", "CANCELLED", "INTERRUPTED"}
 _ENDED_CLUSTER = {"TERMINATED", "TERMINATED_WITH_ERRORS"}
 _POLL = 0.02  # seconds between looks at a record in the .sync waits; local steps end in milliseconds+
+_OWNER = "SfnLocalOwner"  # the record's process (Pid, Started); not part of DescribeCluster's answer
 
 _lock = threading.RLock()  # guards every cluster record of the process (they are small JSON files)
 _clusters: dict[tuple[Path, str], _Cluster] = {}  # live clusters: (emr folder, ClusterId) → runtime state
@@ -58,6 +63,34 @@ def _new_id(prefix: str) -> str:
     return prefix + secrets.token_hex(7).upper()[:13]
 
 
+def _process_started(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, from /proc), so a reused pid is not taken
+    for the original; None where /proc is missing or the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None  # field 22 of proc(5); fields here start at field 3
+
+
+_OWN_PROCESS = {"Pid": os.getpid(), "Started": _process_started(os.getpid())}
+
+
+def _alive(owner: Any) -> bool:
+    """Whether the process a record names still runs (and is that process, not a reuse of its pid)."""
+    if not isinstance(owner, dict) or not isinstance(owner.get("Pid"), int):
+        return False
+    try:
+        os.kill(owner["Pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    started = _process_started(owner["Pid"])
+    return owner.get("Started") is None or started is None or started == owner["Started"]
+
+
 class _Cluster:
     """A cluster's record plus what only lives in this process: its step threads and their slots."""
 
@@ -74,10 +107,7 @@ class _Cluster:
         return self.record["Id"]
 
     def save(self) -> None:
-        path = self.folder / f"{self.id}.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.record, indent=1), encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(self.folder / f"{self.id}.json", json.dumps(self.record, indent=1).encode("utf-8"))
 
     def step(self, step_id: str) -> Params:
         for step in self.record["Steps"]:
@@ -120,13 +150,31 @@ class Emr:
             if (live := _clusters.get((self.folder, cluster_id))) is not None:
                 return live
             path = self.folder / f"{cluster_id}.json"
-            if not path.is_file():
+            if "/" in cluster_id or not path.is_file():
                 raise EmrError("InvalidRequestException", f"Cluster id '{cluster_id}' is not valid.")
-            # A cluster of an earlier process: its session is gone, so it can only be looked at.
-            found = _Cluster(self.folder, json.loads(path.read_text(encoding="utf-8")), self.engine)
-            if found.record["Status"]["State"] not in _ENDED_CLUSTER:
-                found.set_state("TERMINATED_WITH_ERRORS", "INTERNAL_ERROR", "The emulator process that ran it ended")
+            # A cluster of another process: it can only be looked at. The emr lock makes one process
+            # at a time decide that an owner is gone and rewrite its record.
+            with self.workspace.lock("emr"):
+                found = _Cluster(self.folder, json.loads(path.read_text(encoding="utf-8")), self.engine)
+                if found.record["Status"]["State"] not in _ENDED_CLUSTER and not _alive(found.record.get(_OWNER)):
+                    self._orphaned(found)
             return found
+
+    def _orphaned(self, cluster: _Cluster) -> None:
+        """The process running `cluster` ended without terminating it: end it as EMR ends a lost cluster."""
+        for step in cluster.record["Steps"]:
+            if step["Status"]["State"] in ("PENDING", "RUNNING"):
+                step["Status"]["State"] = "CANCELLED"
+                step["Status"]["Timeline"]["EndDateTime"] = _now_ms()
+        cluster.set_state("TERMINATED_WITH_ERRORS", "INTERNAL_ERROR", "The emulator process that ran it ended")
+
+    @staticmethod
+    def _owned(cluster: _Cluster) -> None:
+        """Refuse to change a cluster another live process runs (its Spark session is not ours)."""
+        if (cluster.folder, cluster.id) not in _clusters and cluster.record["Status"]["State"] not in _ENDED_CLUSTER:
+            owner = cluster.record.get(_OWNER) or {}
+            raise EmrError("InvalidRequestException", f"Cluster {cluster.id} is run by another sfn-local process "
+                           f"(pid {owner.get('Pid')}); only that process can change it.")
 
     def create_cluster(self, p: Params) -> Params:
         name = p.get("Name")
@@ -147,6 +195,7 @@ class Emr:
             "VisibleToAllUsers": p.get("VisibleToAllUsers", True),
             "Tags": p.get("Tags", []),
             "Steps": [],
+            _OWNER: _OWN_PROCESS,
         }
         cluster = _Cluster(self.folder, {k: v for k, v in record.items() if v is not None}, self.engine)
         with _lock:
@@ -179,12 +228,30 @@ class Emr:
     def describe_cluster(self, p: Params) -> Params:
         record = self.cluster(p.get("ClusterId")).record
         with _lock:
-            return {"Cluster": json.loads(json.dumps({k: v for k, v in record.items() if k != "Steps"}))}
+            return {"Cluster": json.loads(json.dumps({k: v for k, v in record.items() if k not in ("Steps", _OWNER)}))}
+
+    def list_clusters(self, p: Params) -> Params:
+        """ListClusters: summaries, newest first, filtered by ClusterStates / CreatedAfter / CreatedBefore (ms)."""
+        states, after, before = p.get("ClusterStates"), p.get("CreatedAfter"), p.get("CreatedBefore")
+        summaries = []
+        for path in self.folder.glob("j-*.json"):
+            record = self.cluster(path.stem).record
+            with _lock:
+                created = record["Status"]["Timeline"]["CreationDateTime"]
+                if (states and record["Status"]["State"] not in states) or (after is not None and created < after) \
+                        or (before is not None and created > before):
+                    continue
+                summaries.append(json.loads(json.dumps({
+                    "Id": record["Id"], "Name": record["Name"], "Status": record["Status"],
+                    "NormalizedInstanceHours": 0, "ClusterArn": record["ClusterArn"]})))
+        summaries.sort(key=lambda c: -c["Status"]["Timeline"]["CreationDateTime"])
+        return {"Clusters": summaries}
 
     def set_termination_protection(self, p: Params) -> Params:
         ids = p.get("JobFlowIds") or ([p["ClusterId"]] if "ClusterId" in p else [])
         for cluster_id in ids:
             cluster = self.cluster(cluster_id)
+            self._owned(cluster)
             with _lock:
                 cluster.record["TerminationProtected"] = bool(p.get("TerminationProtected"))
                 cluster.save()
@@ -193,6 +260,8 @@ class Emr:
     def terminate_cluster(self, p: Params, wait: bool = False) -> Params:
         ids = p.get("ClusterIds") or p.get("JobFlowIds") or [p.get("ClusterId")]
         clusters = [self.cluster(cluster_id) for cluster_id in ids]
+        for cluster in clusters:
+            self._owned(cluster)
         if any(c.record.get("TerminationProtected") for c in clusters):
             raise EmrError("ValidationException",
                            "Could not shut down one or more job flows since they are termination protected.")
@@ -245,6 +314,7 @@ class Emr:
         jar_step = config.get("HadoopJarStep") or {}
         if not isinstance(config.get("Name"), str) or not jar_step.get("Jar"):
             raise EmrError("ValidationException", "A step needs a Name and HadoopJarStep.Jar.")
+        self._owned(cluster)
         with _lock:
             if cluster.record["Status"]["State"] in _ENDED_CLUSTER | {"TERMINATING"}:
                 raise EmrError("ValidationException", f"A job flow that is shutting down, terminated, or finished "
@@ -342,6 +412,7 @@ class Emr:
     def cancel_step(self, p: Params) -> Params:
         cluster = self.cluster(p.get("ClusterId"))
         ids = p.get("StepIds") or ([p["StepId"]] if "StepId" in p else [])
+        self._owned(cluster)
         infos = []
         with _lock:
             for step_id in ids:
@@ -446,6 +517,7 @@ _OPTIMIZED: dict[tuple[str, str], Callable[[Emr, Params], Params]] = {
 }
 _SDK: dict[str, Callable[[Emr, Params], Params]] = {
     "describeCluster": Emr.describe_cluster,
+    "listClusters": Emr.list_clusters,
     "describeStep": Emr.describe_step,
     "listSteps": Emr.list_steps,
     "addJobFlowSteps": Emr.add_job_flow_steps,

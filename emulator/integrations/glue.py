@@ -60,6 +60,14 @@ def _get_partitions(catalog: Catalog, p: Params) -> Params:
     return _page(partitions, p, "Partitions")
 
 
+def _create_partition(catalog: Catalog, p: Params) -> None:
+    """CreatePartition: BatchCreatePartition of one, its error raised."""
+    errors = catalog.batch_create_partitions(_required(p, "DatabaseName"), _required(p, "TableName"),
+                                             [_required(p, "PartitionInput")])
+    if errors:
+        raise GlueError(errors[0]["ErrorDetail"]["ErrorCode"], errors[0]["ErrorDetail"]["ErrorMessage"])
+
+
 def _empty(action: Callable[[Catalog, Params], Any]) -> Callable[[Catalog, Params], Params]:
     """Glue's Create*/Start*/Delete* return an empty object."""
     def run(catalog: Catalog, p: Params) -> Params:
@@ -68,7 +76,7 @@ def _empty(action: Callable[[Catalog, Params], Any]) -> Callable[[Catalog, Param
     return run
 
 
-_ACTIONS: dict[str, Callable[[Catalog, Params], Params]] = {
+ACTIONS: dict[str, Callable[[Catalog, Params], Params]] = {
     "createCrawler": _empty(lambda c, p: c.crawlers.create(p)),
     "startCrawler": _empty(lambda c, p: c.crawlers.start(_required(p, "Name"))),
     "getCrawler": lambda c, p: {"Crawler": c.crawlers.get(_required(p, "Name"))},
@@ -85,11 +93,13 @@ _ACTIONS: dict[str, Callable[[Catalog, Params], Params]] = {
     "getPartitions": _get_partitions,
     "batchCreatePartition": lambda c, p: {"Errors": c.batch_create_partitions(
         _required(p, "DatabaseName"), _required(p, "TableName"), _required(p, "PartitionInputList"))},
+    "createPartition": _empty(_create_partition),
+    "listCrawlers": lambda c, p: _page(c.crawlers.names(), p, "CrawlerNames"),
 }
 
 
 def _factory(resource: Resource, registry: Registry) -> Handler | None:
-    action = _ACTIONS.get(resource.action)
+    action = ACTIONS.get(resource.action)
     if action is None or resource.pattern:  # AWS SDK integrations have no .sync / .waitForTaskToken for Glue
         return None
     return backend_handler(action, lambda: registry.backends.catalog, GlueError, _error)

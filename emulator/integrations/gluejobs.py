@@ -5,9 +5,11 @@ A job is named in the config: `[glue_jobs.NAME]` with `ScriptLocation` (a path r
 project, or s3://) and `DefaultArguments` ({"--key": "value"}); worker type, capacity and Glue
 version are accepted and ignored. A run's script gets `--key value` for DefaultArguments merged
 with the run's Arguments, plus `--JOB_NAME NAME` and `--JOB_RUN_ID jr_...`, as Glue passes them.
-Scripts can read them with `awsglue.utils.getResolvedOptions(sys.argv, [...])`: when the real
-awsglue library is not installed a minimal stand-in module provides just that function
-(`awsglue.context.GlueContext` and DynamicFrames are not emulated; plain PySpark is).
+Scripts use Glue's Python library as on Glue: `awsglue.utils.getResolvedOptions`,
+`awsglue.context.GlueContext`, DynamicFrames, `awsglue.transforms`, `awsglue.job.Job` with job
+bookmarks (`--job-bookmark-option`), from our own implementation in `emulator/glue_runtime/`, which
+a run puts on sys.path and binds to this workspace (object store, Data Catalog) while its script runs.
+`run_glue_script` runs a script that way without a JobRun record (tests, scripts' own checks).
 
 `startJobRun` returns `{JobName, JobRunId}` at once and runs the job in the background, so
 `getJobRun` polling sees RUNNING then SUCCEEDED / FAILED; `.sync` returns the finished JobRun.
@@ -17,22 +19,22 @@ and runs fail with `Glue.EntityNotFoundException`. Runs are JSON files under `<w
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import secrets
-import sys
 import threading
 import time
-import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from emulator import background
-from emulator.backends.spark import SparkEngine
+from emulator import background, glue_runtime
+from emulator.backends.spark import JobResult, SparkEngine
 from emulator.errors import TASK_FAILED, StatesError
+from emulator.glue_runtime import get_resolved_options
 from emulator.integrations.registry import Handler, Registry, Resource, register
 from emulator.workspace import Workspace
+
+__all__ = ["GlueJobs", "get_resolved_options", "run_glue_script"]
 
 Params = dict[str, Any]
 _ENDED = {"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR"}
@@ -47,31 +49,11 @@ class GlueJobError(Exception):
         self.message = message
 
 
-def get_resolved_options(args: list[str], options: list[str]) -> dict[str, str]:
-    """awsglue.utils.getResolvedOptions: the named `--KEY value` / `--KEY=value` arguments, all required."""
-    found: dict[str, str] = {}
-    for i, arg in enumerate(args):
-        if not arg.startswith("--"):
-            continue
-        key, eq, value = arg[2:].partition("=")
-        if not eq:
-            value = args[i + 1] if i + 1 < len(args) and not args[i + 1].startswith("--") else ""
-        found[key] = value
-    missing = [o for o in options if o not in found]
-    if missing:
-        raise SystemExit(f"error: the following arguments are required: {', '.join('--' + m for m in missing)}")
-    return {o: found[o] for o in options}
-
-
-def _install_awsglue_shim() -> None:
-    """Make `from awsglue.utils import getResolvedOptions` work when the real library is absent."""
-    if "awsglue" in sys.modules or importlib.util.find_spec("awsglue") is not None:
-        return
-    package, utils = types.ModuleType("awsglue"), types.ModuleType("awsglue.utils")
-    package.__path__ = []  # a package, so `awsglue.utils` resolves from sys.modules
-    utils.getResolvedOptions = get_resolved_options  # type: ignore[attr-defined]
-    package.utils = utils  # type: ignore[attr-defined]
-    sys.modules["awsglue"], sys.modules["awsglue.utils"] = package, utils
+def run_glue_script(workspace: Workspace, engine: SparkEngine, script: Path, argv: list[str], job_name: str,
+                    job_group: str | None = None) -> JobResult:
+    """Run a Glue script on the warm session with the awsglue library bound to `workspace`."""
+    with glue_runtime.bind(glue_runtime.runtime_for(workspace, engine, job_name)):
+        return engine.run_script(script, argv, py_files=[glue_runtime.RUNTIME_PATH], job_group=job_group)
 
 
 class GlueJobs:
@@ -111,15 +93,17 @@ class GlueJobs:
         return {"JobName": name, "JobRunId": run_id}
 
     def _run(self, run: Params, job: Params, arguments: dict[str, Any]) -> None:
-        _install_awsglue_shim()
         argv = [part for key, value in arguments.items() for part in (key, str(value))]
         argv += ["--JOB_NAME", run["JobName"], "--JOB_RUN_ID", run["Id"]]
         location = job.get("ScriptLocation")
         try:
             if not location:
                 raise ValueError(f"Job {run['JobName']} has no ScriptLocation")
-            result = self.engine.run_script(self.engine.resolve(location), argv, job_group=run["Id"])
+            result = run_glue_script(self.workspace, self.engine, self.engine.resolve(location), argv, run["JobName"],
+                                     job_group=run["Id"])
             state, error, seconds = result.state, result.error_message, result.seconds
+            if error and result.log_file:  # AWS points to CloudWatch; locally the driver log is a file
+                error = f"{error}\nDriver log: {result.log_file}"
         except Exception as exc:  # a script that cannot be found or resolved fails the run, as on Glue
             state, error, seconds = "FAILED", str(exc), 0.0
         now = int(time.time() * 1000)

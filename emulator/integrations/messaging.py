@@ -14,6 +14,7 @@ bounded by the state's TimeoutSeconds / HeartbeatSeconds and StopExecution as on
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import struct
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from emulator.backends.outbox import Outbox
+from emulator.engine import tokens
 from emulator.errors import StatesError
 from emulator.integrations.registry import Handler, Registry, Resource, TaskContext, TaskRequest, register
 
@@ -123,7 +125,8 @@ def publish(outbox: Outbox, params: dict[str, Any], sdk: bool, context: TaskCont
         MessageAttributes=_check_attributes(SNS, sdk, params.get("MessageAttributes")),
         MessageStructure=params.get("MessageStructure"), MessageGroupId=params.get("MessageGroupId"),
         MessageDeduplicationId=params.get("MessageDeduplicationId"),
-        ExecutionArn=context.execution_arn, State=context.state_name, TaskToken=context.task_token,
+        ExecutionArn=context.execution_arn or None, State=context.state_name or None,
+        TaskToken=context.task_token,
     )
     out: dict[str, Any] = {"MessageId": sent.message_id}
     if sent.sequence_number is not None:
@@ -154,7 +157,8 @@ def send_message(outbox: Outbox, params: dict[str, Any], sdk: bool, context: Tas
     sent = outbox.record(
         "sqs", str(queue), body, MessageAttributes=attributes, DelaySeconds=delay,
         MessageGroupId=params.get("MessageGroupId"), MessageDeduplicationId=params.get("MessageDeduplicationId"),
-        ExecutionArn=context.execution_arn, State=context.state_name, TaskToken=context.task_token,
+        ExecutionArn=context.execution_arn or None, State=context.state_name or None,
+        TaskToken=context.task_token,
     )
     out: dict[str, Any] = {"MD5OfMessageBody": hashlib.md5(body.encode("utf-8")).hexdigest(),
                            "MessageId": sent.message_id}
@@ -168,14 +172,17 @@ def send_message(outbox: Outbox, params: dict[str, Any], sdk: bool, context: Tas
 def wait_for_token(outbox: Outbox, context: TaskContext, real_clock: bool) -> Any:
     """Block until the task's token is answered; the answer becomes the task's result or error."""
     token = context.task_token or ""
-    while (answer := outbox.take_task_result(token)) is None:
-        if real_clock:
-            context.sleep(_POLL_SECONDS)  # real wait: honours StopExecution, TimeoutSeconds, HeartbeatSeconds
-        else:
-            # The virtual clock runs with the wall clock while nothing jumps it: wait for real,
-            # and let the execution check its timeouts without moving time on.
-            time.sleep(_POLL_SECONDS)
-            context.sleep(1e-9)
+    # Registered while it waits, so the server's SendTask* calls can find (and vet) the token.
+    with tokens.waiting(token, context, functools.partial(outbox.send_task_success, token),
+                        functools.partial(outbox.send_task_failure, token)):
+        while (answer := outbox.take_task_result(token)) is None:
+            if real_clock:
+                context.sleep(_POLL_SECONDS)  # real wait: honours StopExecution, TimeoutSeconds, HeartbeatSeconds
+            else:
+                # The virtual clock runs with the wall clock while nothing jumps it: wait for real,
+                # and let the execution check its timeouts without moving time on.
+                time.sleep(_POLL_SECONDS)
+                context.sleep(1e-9)
     if answer["status"] == "FAILED":
         raise StatesError(answer.get("error"), answer.get("cause"))
     return answer.get("output")

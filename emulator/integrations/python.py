@@ -3,24 +3,52 @@
 A callable registered under a Resource ARN is called with the task's payload, or with
 (payload, context) when it takes two arguments, as a Lambda handler does. A callable
 registered under a function name backs that Lambda function (see `awslambda`).
+
+The payload a handler gets is its own copy (the engine hands every call freshly parsed JSON),
+and its result is marshalled as Lambda's Python runtime does: what does not serialise fails
+the task with Runtime.MarshalError, and what does is parsed back, so the engine never holds
+an object the handler may still change.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import json
+import math
+import os
 import sys
 import traceback
+import weakref
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from emulator.errors import StatesError
 from emulator.integrations.registry import TaskContext
 
+MARSHAL_ERROR = "Runtime.MarshalError"
+
+
+# wants_context by function: inspect.signature is slow, and a handler is called on every Task.
+_WANTS_CONTEXT: weakref.WeakKeyDictionary[Callable[..., Any], bool] = weakref.WeakKeyDictionary()
+# Frames from this package are left out of a handler's stack trace: Lambda shows only the user's code.
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
 
 def wants_context(fn: Callable[..., Any]) -> bool:
     """True when `fn` takes (event, context) rather than (event)."""
+    try:
+        return _WANTS_CONTEXT[fn]
+    except KeyError:
+        _WANTS_CONTEXT[fn] = answer = _takes_context(fn)
+        return answer
+    except TypeError:  # not weakly referenceable or not hashable: ask every time
+        return _takes_context(fn)
+
+
+def _takes_context(fn: Callable[..., Any]) -> bool:
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
@@ -30,22 +58,66 @@ def wants_context(fn: Callable[..., Any]) -> bool:
 
 
 def call(fn: Callable[..., Any], payload: Any, context: TaskContext) -> Any:
-    """Call a user function; its exceptions become StatesError named after their type."""
+    """Call a user function; its exceptions become StatesError named after their type.
+
+    Returns the marshalled result: a fresh JSON value (see `marshal`).
+    """
     try:
-        return fn(payload, context) if wants_context(fn) else fn(payload)
+        result = fn(payload, context) if wants_context(fn) else fn(payload)
     except StatesError:
         raise
     except Exception as exc:
         raise StatesError(type(exc).__name__, lambda_error_cause(exc)) from exc
+    return marshal(result)
 
 
 def lambda_error_cause(exc: BaseException) -> str:
-    """The cause text Lambda reports for an unhandled exception."""
-    frames = traceback.format_tb(exc.__traceback__)[1:]
-    return json.dumps(
-        {"errorMessage": str(exc), "errorType": type(exc).__name__, "stackTrace": frames},
-        separators=(",", ":"),
-    )
+    """The cause text Lambda reports for an unhandled exception: its stack trace has the user's frames only."""
+    frames = ((frame, line) for frame, line in traceback.walk_tb(exc.__traceback__)
+              if not frame.f_code.co_filename.startswith(_PACKAGE_DIR))
+    return _error_document(str(exc), type(exc).__name__, traceback.StackSummary.extract(frames).format())
+
+
+def _error_document(message: str, error_type: str, frames: list[str]) -> str:
+    return json.dumps({"errorMessage": message, "errorType": error_type, "stackTrace": frames},
+                      separators=(",", ":"))
+
+
+class _ResponseEncoder(json.JSONEncoder):
+    """json.dumps with Lambda's runtime additions: a Decimal is written as the number it holds."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, Decimal):
+            # NaN/Infinity decimals come out as floats, which allow_nan=False then rejects.
+            return math.nan if o.is_nan() else json.loads(str(o))
+        return super().default(o)
+
+
+_encode_response = _ResponseEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError("Out of range float values are not JSON compliant")
+
+
+def marshal(result: Any) -> Any:
+    """A handler's result as Step Functions receives it from Lambda, as a new JSON value.
+
+    Lambda's runtime serialises with json.dumps (Decimal allowed) and passes bytes through
+    as the payload itself; a TypeError (datetime, set, object, tuple key, ...) fails the
+    invocation with Runtime.MarshalError. NaN and Infinity are rejected too: the runtime
+    writes them as bare tokens, which are not JSON, so Step Functions cannot take them.
+    """
+    try:
+        if isinstance(result, bytes | bytearray):
+            try:
+                return json.loads(result, parse_constant=_reject_constant)
+            except ValueError:  # not JSON text: what json.dumps says of bytes
+                raise TypeError(f"Object of type {type(result).__name__} is not JSON serializable") from None
+        return json.loads(_encode_response(result))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise StatesError(MARSHAL_ERROR, _error_document(f"Unable to marshal response: {exc}", MARSHAL_ERROR, [])) \
+            from None
 
 
 class HandlerLoadError(ValueError):
@@ -60,9 +132,35 @@ def load_callable(spec: str, search_path: str | None = None) -> Callable[..., An
     if search_path and search_path not in sys.path:
         sys.path.insert(0, search_path)
     try:
-        fn = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
+        module = importlib.import_module(module_name)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SyntaxError, SystemExit, anything the module raises while it is imported
+        raise HandlerLoadError(f"cannot load {spec}: {_import_failure(exc, module_name)}") from None
+    try:
+        fn = getattr(module, attr)
+    except AttributeError as exc:
         raise HandlerLoadError(f"cannot load {spec}: {exc}") from None
     if not callable(fn):
         raise HandlerLoadError(f"{spec} is not callable")
     return fn
+
+
+def _import_failure(exc: BaseException, module_name: str) -> str:
+    """What went wrong importing a module, and where: `file, line N: Type: message`."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{exc.filename}, line {exc.lineno}: {type(exc).__name__}: {exc.msg}"
+    if isinstance(exc, SystemExit):
+        what = f"the module called sys.exit({exc.code!r}) while being imported"
+    else:
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    machinery = (__file__, importlib.__file__)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename not in machinery and not f.filename.startswith("<frozen")]
+    if frames:
+        return f"{frames[-1].filename}, line {frames[-1].lineno}: {what}"
+    try:  # failed before any of its lines ran (NUL bytes, undecodable source): name the file at least
+        origin = importlib.util.find_spec(module_name).origin  # type: ignore[union-attr]
+    except (Exception, SystemExit):
+        origin = None
+    return f"{origin}: {what}" if origin and not isinstance(exc, ImportError) else what

@@ -6,6 +6,7 @@ user-supplied Python callables take precedence, keyed by full ARN or by a short 
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -95,8 +96,31 @@ HandlerFactory = Callable[[Resource, "Registry"], Handler | None]
 SERVICES: dict[str, list[HandlerFactory]] = {}
 
 
+# Service name → the modules (under emulator.integrations) that register it. A module is imported on
+# the first Task naming one of its services, so `import emulator` loads no DuckDB, PySpark or botocore.
+PROVIDERS: dict[str, tuple[str, ...]] = {
+    "athena": ("athena",), "aws-sdk:athena": ("athena",),
+    "lambda": ("awslambda",),
+    "elasticmapreduce": ("emr",), "aws-sdk:emr": ("emr",),
+    "glue": ("gluejobs",), "aws-sdk:glue": ("glue", "gluejobs"),
+    "sns": ("messaging",), "sqs": ("messaging",), "aws-sdk:sns": ("messaging",), "aws-sdk:sqs": ("messaging",),
+    "aws-sdk:s3": ("s3",),
+    "states": ("stepfunctions",),
+}
+_loaded: set[str] = set()
+
+
 def register(service: str, factory: HandlerFactory) -> None:
     SERVICES.setdefault(service, []).append(factory)
+
+
+def factories(service: str) -> list[HandlerFactory]:
+    """The handler factories for `service`, importing the modules that provide it the first time."""
+    if service not in _loaded:
+        for module in PROVIDERS.get(service, ()):
+            importlib.import_module(f"emulator.integrations.{module}")
+        _loaded.add(service)
+    return SERVICES.get(service, [])
 
 
 def backend_handler(action: Callable[[Any, dict[str, Any]], Any], backend: Callable[[], Any],
@@ -123,6 +147,8 @@ class Registry:
         # For nested executions (integrations/stepfunctions.py): machines by name, and the run's options.
         self.state_machines: dict[str, Any] = {}
         self.run_options: dict[str, Any] = {}
+        # The active test case's mocks (emulator/testing/mocks.py MockSession), consulted per call by state name.
+        self.mocks: Any = None
 
     @property
     def backends(self) -> Backends:
@@ -131,16 +157,38 @@ class Registry:
         return self._backends
 
     def resolve(self, resource: Resource) -> Handler:
+        if self.mocks is not None:
+            return self.mocks.wrap(resource, lambda: self._resolve(resource))
+        return self._resolve(resource)
+
+    def _resolve(self, resource: Resource) -> Handler:
         handler = None
         if (fn := self.callables.get(resource.arn)) is not None:
             handler = _bind(fn)
         else:
-            for factory in SERVICES.get(resource.service, ()):
+            for factory in factories(resource.service):
                 if (handler := factory(resource, self)) is not None:
                     break
+            if handler is not None and resource.kind == "service":
+                handler = _validated(resource, handler)
         if handler is None:
             raise StatesError(RUNTIME, _unknown(resource))
         return handler
+
+
+def _validated(resource: Resource, handler: Handler) -> Handler:
+    """The handler behind a check of its parameters against the AWS API's input shape (integrations/shapes.py)."""
+    from emulator.integrations.shapes import validator  # botocore loads only when a service task runs
+
+    check = validator(resource.service, resource.action)
+    if check is None:
+        return handler
+
+    def handle(request: TaskRequest) -> Any:
+        check(request.payload)
+        return handler(request)
+
+    return handle
 
 
 def _bind(fn: Callable[..., Any]) -> Handler:
@@ -154,5 +202,6 @@ def _unknown(resource: Resource) -> str:
         return f"The activity {resource.arn} does not exist."
     return (
         f"No local handler for resource '{resource.arn}'. Register one with "
-        f"resources={{'{resource.arn}': callable}} (Python API) or in the project's config."
+        f"resources={{'{resource.arn}': callable}} (Python API), --handler on the command line, "
+        "a mocked response (--mock-config/--test-case) or in the project's config."
     )

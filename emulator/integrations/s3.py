@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from emulator.backends.objectstore import ObjectInfo, ObjectStore, S3Error
 from emulator.errors import StatesError
@@ -69,8 +70,9 @@ def head_object(store: ObjectStore, params: dict[str, Any]) -> dict[str, Any]:
 
 def list_objects_v2(store: ObjectStore, params: dict[str, Any]) -> dict[str, Any]:
     (bucket,) = _required(params, "Bucket")
-    prefix = params.get("Prefix", "")
-    max_keys = int(params.get("MaxKeys", 1000))
+    prefix = params.get("Prefix") or ""
+    requested = params.get("MaxKeys")
+    max_keys = 1000 if requested is None else max(0, min(int(requested), 1000))  # at most 1,000 keys a page
     listing = store.list(bucket, prefix, params.get("Delimiter"), max_keys, params.get("ContinuationToken"),
                          params.get("StartAfter"))
     out: dict[str, Any] = {
@@ -93,7 +95,8 @@ def list_objects_v2(store: ObjectStore, params: dict[str, Any]) -> dict[str, Any
 
 def copy_object(store: ObjectStore, params: dict[str, Any]) -> dict[str, Any]:
     bucket, key, source = _required(params, "Bucket", "Key", "CopySource")
-    src_bucket, _, src_key = source.lstrip("/").partition("/")
+    # CopySource is "bucket/key", URL-encoded, optionally with "?versionId=...".
+    src_bucket, _, src_key = unquote(source.partition("?")[0].lstrip("/")).partition("/")
     info = store.copy(src_bucket, src_key, bucket, key)
     return {"CopyObjectResult": {"ETag": info.etag, "LastModified": _timestamp(info.last_modified)}}
 

@@ -23,14 +23,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from emulator.errors import TASK_FAILED, StatesError
+from emulator.errors import TASK_FAILED, DefinitionError, InvalidExecutionInput, InvalidName, StatesError
 from emulator.integrations.registry import Handler, Registry, Resource, TaskRequest, register
 
+# How many states:startExecution tasks deep executions may nest. AWS's bound is its quota of open
+# executions; a machine that starts itself without end meets this first, with the same error.
+MAX_NESTING = 100
+MAX_CAUSE_LENGTH = 32_768
 _MACHINE_ARN = re.compile(r"arn:[\w-]+:states:[\w-]+:\d+:stateMachine:(?P<name>[A-Za-z0-9_\-]+)(:[^:]+)?")
 
 
 def _error(code: str, message: str) -> StatesError:
-    return StatesError(f"StepFunctions.{code}Exception",
+    exception = code if code.endswith("Exception") else f"{code}Exception"
+    return StatesError(f"StepFunctions.{exception}",
                        f"{message} (Service: AWSStepFunctions; Status Code: 400; Error Code: {code}; "
                        f"Request ID: {uuid.uuid4()}; Proxy: null)")
 
@@ -63,7 +68,7 @@ def _child_input(value: Any) -> Any:
     if isinstance(value, str):
         try:
             return json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise _error("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{value}'") from None
     return value
 
@@ -94,7 +99,9 @@ def describe(execution: Any, parse_json: bool) -> dict[str, Any]:
     if execution.error is not None:
         out["Error"] = execution.error
     if execution.cause is not None:
-        out["Cause"] = execution.cause
+        # DescribeExecution's cause is at most 32,768 characters; without the cap, a chain of failing
+        # nested executions would double it at every level (each quotes its child's, escaped).
+        out["Cause"] = execution.cause[:MAX_CAUSE_LENGTH]
     return out
 
 
@@ -111,16 +118,28 @@ def _factory(resource: Resource, registry: Registry) -> Handler | None:
             raise _error("InvalidArn", "Invalid Arn: 'StateMachineArn is required'")
         name, definition = find_definition(registry, str(arn))
         options = dict(registry.run_options)
+        options["nesting"] = options.get("nesting", 0) + 1
+        if options["nesting"] > MAX_NESTING:
+            raise _error("ExecutionLimitExceeded", f"Execution Limit Exceeded: nested executions of '{name}' go "
+                                                   f"more than {MAX_NESTING} levels deep")
         counter = registry.__dict__.setdefault("nested_executions", itertools.count(1))
         options["seed"] = _child_seed(options.get("seed"), request.context.execution_arn, next(counter))
-        child = StateMachine(definition, name=name, resources=registry.callables, workspace=registry.backends.workspace,
-                             state_machines=registry.state_machines)
+        try:
+            child = StateMachine(definition, name=name, resources=registry.callables,
+                                 workspace=registry.backends.workspace, state_machines=registry.state_machines)
+        except DefinitionError as exc:
+            # AWS would have refused it at CreateStateMachine; the diagnostics say why.
+            problems = "; ".join(str(d) for d in exc.diagnostics)
+            raise _error("InvalidDefinition", f"Invalid State Machine Definition: '{problems}'") from None
+        except OSError as exc:
+            raise _error("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}' "
+                                                     f"({exc.strerror or exc})") from None
         child.backends = registry.backends  # one set of open backends (outbox, catalog) for the whole run
         started = time.monotonic()
         try:
             execution = child.run(_child_input(params.get("Input")), name=params.get("Name"), **options)
-        except RecursionError:
-            raise _error("ExecutionLimitExceeded", f"Nested executions of '{name}' recurse without end") from None
+        except (InvalidExecutionInput, InvalidName) as exc:
+            raise _error(exc.code, exc.message) from None
         if not resource.pattern:
             return {"ExecutionArn": execution.arn, "StartDate": _millis(execution.start_date),
                     "SdkHttpMetadata": {"HttpStatusCode": 200}, "SdkResponseMetadata": {}}

@@ -1,0 +1,1 @@
+"""A step-through debugger for executions: `session` (engine side), `terminal` (REPL), `dap` (DAP server)."""

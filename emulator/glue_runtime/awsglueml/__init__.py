@@ -1,0 +1,1 @@
+"""awsglueml: Glue's ML transforms, which need the AWS Glue service; each call says so."""

@@ -1,0 +1,116 @@
+"""The local AWS endpoint a Lambda handler's own boto3 calls reach, with no change to its code.
+
+While sfn-local runs a handler, the process environment points the AWS SDKs at an endpoint
+serving the execution's workspace (`AWS_ENDPOINT_URL`), with dummy credentials and region
+us-east-1, so `boto3.client("s3")` inside the handler reads and writes the same local S3,
+Glue catalog, Athena, ... as the Task states. The endpoint is started on first need, once per
+workspace, on a free loopback port, and stopped at process exit; `sfn-local serve` registers
+its own URL instead. The variables override the user's for the length of the call (local mode
+makes no call off this machine) and are restored after it.
+
+The environment is process-wide: handlers running at once (Map iterations on worker threads)
+share one setting, counted in and out; a handler of another workspace waits until they are done.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from emulator.backends import Backends
+
+REGION = "us-east-1"
+_FIXED = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    # botocore would send StartSyncExecution (and other prefixed operations) to `sync-127.0.0.1`.
+    "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
+}
+# Would send a client elsewhere than AWS_ENDPOINT_URL or make it ignore it: unset during the call.
+_CLEARED_PREFIX = "AWS_ENDPOINT_URL_"
+_CLEARED = ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+
+_lock = threading.Condition()
+_urls: dict[Path, str] = {}
+_stops: list[Callable[[], None]] = []
+_saved: dict[str, str | None] = {}
+
+
+class _Active:
+    """The workspace whose endpoint the environment points at, and how many calls are using it."""
+
+    root: Path | None = None
+    calls = 0
+
+
+def register(root: Path, url: str) -> None:
+    """Use `url` (an endpoint already serving the workspace at `root`) rather than starting one."""
+    with _lock:
+        _urls[root] = url
+
+
+def url_for(backends: Backends) -> str:
+    """The URL of an endpoint serving `backends`' workspace, started on first call."""
+    root = backends.workspace.root
+    with _lock:
+        if root not in _urls:
+            from emulator.server.serve import start_in_thread  # starlette/uvicorn load only when a handler runs
+
+            url, stop = start_in_thread(backends.workspace)
+            if not _stops:
+                atexit.register(_stop_all)
+            _stops.append(stop)
+            _urls[root] = url
+        return _urls[root]
+
+
+def _stop_all() -> None:
+    while _stops:
+        _stops.pop()()
+
+
+@contextmanager
+def aws_environment(backends: Backends) -> Iterator[None]:
+    """Run the block with the AWS SDKs pointed at the local endpoint of `backends`' workspace."""
+    url, root = url_for(backends), backends.workspace.root
+    with _lock:
+        _lock.wait_for(lambda: _Active.calls == 0 or _Active.root == root)
+        if _Active.calls == 0:
+            _apply(url)
+            _Active.root = root
+        _Active.calls += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _Active.calls -= 1
+            if _Active.calls == 0:
+                _restore()
+                _Active.root = None
+                _lock.notify_all()
+
+
+def _apply(url: str) -> None:
+    wanted = {**_FIXED, "AWS_ENDPOINT_URL": url}
+    cleared = [k for k in os.environ if k.startswith(_CLEARED_PREFIX)] + [k for k in _CLEARED if k in os.environ]
+    for key in [*wanted, *cleared]:
+        _saved[key] = os.environ.get(key)
+    for key in cleared:
+        del os.environ[key]
+    os.environ.update(wanted)
+
+
+def _restore() -> None:
+    for key, value in _saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    _saved.clear()

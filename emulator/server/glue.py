@@ -1,0 +1,42 @@
+"""AWS Glue's JSON API (`X-Amz-Target: AWSGlue.<Action>`): the same catalog, crawler and job-run
+actions `aws-sdk:glue:*` Tasks run (`integrations/glue.py`, `integrations/gluejobs.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from emulator.backends import Backends
+from emulator.backends.catalog import GlueError
+from emulator.integrations import glue as catalog_api
+from emulator.integrations.gluejobs import GlueJobError, GlueJobs
+from emulator.server.protocol import ServiceError
+
+Params = dict[str, Any]
+Action = Callable[[Backends, Params], Params]
+
+
+def _catalog(action: Callable[[Any, Params], Params]) -> Action:
+    def run(backends: Backends, params: Params) -> Params:
+        try:
+            return action(backends.catalog, params)
+        except GlueError as exc:
+            raise ServiceError(exc.code, exc.message) from None
+    return run
+
+
+def _jobs(action: Callable[[GlueJobs, Params], Params]) -> Action:
+    def run(backends: Backends, params: Params) -> Params:
+        try:
+            return action(GlueJobs(backends.workspace, backends.spark), params)
+        except GlueJobError as exc:
+            raise ServiceError(exc.code, exc.message) from None
+    return run
+
+
+ACTIONS: dict[str, Action] = {
+    **{name[0].upper() + name[1:]: _catalog(action) for name, action in catalog_api.ACTIONS.items()},
+    "StartJobRun": _jobs(lambda jobs, p: {"JobRunId": jobs.start_job_run(p)["JobRunId"]}),
+    "GetJobRun": _jobs(GlueJobs.get_job_run),
+    "GetJobRuns": _jobs(GlueJobs.get_job_runs),
+}

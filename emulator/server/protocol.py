@@ -1,0 +1,65 @@
+"""What every AWS wire protocol served here shares: the error a front raises for AWS to name,
+and the AWS JSON 1.0 protocol (requests as JSON objects, answers and errors as JSON).
+
+botocore's JSON parser takes an error's name from the body's `__type` (the part after `#`, if
+any) and its text from `message`, so `{"__type": "StateMachineDoesNotExist", "message": ...}`
+raises `client.exceptions.StateMachineDoesNotExist`. Timestamps travel as epoch seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from starlette.responses import Response
+
+AMZ_JSON_1_0 = "application/x-amz-json-1.0"
+
+
+class ServiceError(Exception):
+    """An AWS API error: `code` is the exception name boto3 raises (e.g. "StateMachineDoesNotExist"),
+    `status` the HTTP status AWS answers with (400 for client faults)."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(value: Any) -> str:
+    """JSON text for the wire: datetimes become epoch seconds (the JSON protocol's timestamp format)."""
+    return json.dumps(value, default=_encode, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_response(payload: Any, status: int = 200, content_type: str = AMZ_JSON_1_0) -> Response:
+    return Response(dumps(payload), status_code=status, media_type=content_type,
+                    headers={"x-amzn-RequestId": str(uuid.uuid4())})
+
+
+def error_response(error: ServiceError, content_type: str = AMZ_JSON_1_0) -> Response:
+    """An error in AWS's JSON shape: body `{"__type", "message"}` plus the x-amzn-ErrorType header."""
+    response = json_response({"__type": error.code, "message": error.message}, error.status, content_type)
+    response.headers["x-amzn-ErrorType"] = error.code
+    return response
+
+
+def parse_json_body(body: bytes) -> dict[str, Any]:
+    """A JSON protocol request body: a JSON object (an empty body is `{}`)."""
+    if not body.strip():
+        return {}
+    try:
+        value = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ServiceError("SerializationException", f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ServiceError("SerializationException", "The request body must be a JSON object")
+    return value

@@ -1,0 +1,112 @@
+"""`sfn-local serve`: the AWS endpoint on this machine, and the same in a thread for tests and `run`.
+
+Clients point their endpoint URL at it, e.g. `boto3.client("stepfunctions",
+endpoint_url="http://127.0.0.1:8083", ...)` or `aws stepfunctions ... --endpoint-url ...`.
+StartSyncExecution is sent to a `sync-` host prefix by botocore: pass
+`botocore.config.Config(inject_host_prefix=False)` or set AWS_DISABLE_HOST_PREFIX_INJECTION=true.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import sys
+import threading
+from collections.abc import Callable
+
+import click
+import uvicorn
+
+from emulator.integrations import endpoint
+from emulator.server.app import create_app
+from emulator.workspace import ConfigError, Workspace
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8083
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Inherited by accepted connections: without it each answer waits ~40 ms for a delayed ACK.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def _url(sock: socket.socket, host: str) -> str:
+    port = sock.getsockname()[1]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _server(workspace: Workspace, clock: str, log_level: str, activity_poll_seconds: float) -> uvicorn.Server:
+    app = create_app(workspace, clock=clock, activity_poll_seconds=activity_poll_seconds)
+    # A stop must not wait out a GetActivityTask long poll (up to a minute).
+    return uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="off", timeout_graceful_shutdown=3))
+
+
+def start_in_thread(workspace: Workspace | None = None, *, clock: str = "virtual",
+                    activity_poll_seconds: float = 60.0) -> tuple[str, Callable[[], None]]:
+    """Serve on a free loopback port in a background thread; returns (url, stop)."""
+    sock = _bind(DEFAULT_HOST, 0)
+    server = _server(workspace or Workspace(), clock, "warning", activity_poll_seconds)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="sfn-local-serve", daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        thread.join(0.01)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join()
+        sock.close()
+
+    return _url(sock, DEFAULT_HOST), stop
+
+
+@click.command("serve")
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True,
+              help="Port to listen on (0: any free port; the URL is printed).")
+@click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --host (the endpoint has no authentication).")
+@click.option("--workspace", type=click.Path(file_okay=False), default=None,
+              help="Local state; default the sfn-local --workspace, ./.sfn-local or $SFN_LOCAL_WORKSPACE.")
+@click.option("--real-time", is_flag=True, help="Sleep for real in Wait states and retry back-off.")
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+              default="warning", show_default=True, help="Server log level (info logs every request).")
+def serve_command(host: str, port: int, allow_remote: bool, workspace: str | None, real_time: bool,
+                  log_level: str) -> None:
+    """Serve the Step Functions API (and the local data services) for boto3 and the aws CLI."""
+    loopback = is_loopback(host)
+    if not loopback and not allow_remote:
+        click.echo(f"error: refusing to serve on {host}: not a loopback address, and this endpoint has no "
+                   f"authentication; pass --allow-remote to serve other machines anyway", err=True)
+        sys.exit(2)
+    root = workspace or click.get_current_context().find_root().params.get("workspace")
+    try:
+        space = Workspace(root)
+    except ConfigError as exc:
+        click.echo(f"error: config: {exc}", err=True)
+        sys.exit(2)
+    try:
+        sock = _bind(host, port)
+    except OSError as exc:
+        click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
+    server = _server(space, "real" if real_time else "virtual", log_level, 60.0)
+    if loopback:  # Lambda handlers run by this server call it rather than a second endpoint
+        endpoint.register(space.root, _url(sock, host))
+    scope = "loopback only" if loopback else "REMOTE ACCESS ALLOWED"
+    click.echo(f"sfn-local serving on {_url(sock, host)} ({scope})")
+    server.run(sockets=[sock])

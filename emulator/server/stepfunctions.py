@@ -1,0 +1,791 @@
+"""The Step Functions API (AWS JSON 1.0, `X-Amz-Target: AWSStepFunctions.<Action>`) on the local engine.
+
+`StepFunctions.call(action, params)` answers one request with the response document, or raises
+ServiceError with AWS's error name. State machines, versions, aliases, activities, tags and
+executions live in the workspace's Store (SQLite), so they survive a restart; executions run on
+the engine, one compiled StateMachine per (machine, revision) or version. A running execution is
+saved when it starts, its new history events whenever DescribeExecution / GetExecutionHistory
+reads it, and everything once it ends (a thread per running execution waits for that).
+Executions still RUNNING when the server stopped are marked ABORTED at the next start.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import random
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from emulator.asl.validate import validate_definition
+from emulator.backends import Backends
+from emulator.engine import tokens
+from emulator.engine.execution import ACCOUNT, REGION, Execution, StateMachine
+from emulator.engine.history import MAX_PAYLOAD_BYTES
+from emulator.errors import DefinitionError, Diagnostic
+from emulator.server.protocol import ServiceError
+from emulator.store import ACTIVITY, ALIAS, EXECUTION, MACHINE, VERSION, Store
+from emulator.workspace import Workspace
+
+_PREFIX = f"arn:aws:states:{REGION}:{ACCOUNT}"
+_ARN = re.compile(r"arn:aws:states:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<kind>stateMachine|execution|"
+                  r"activity|express):(?P<name>[^:]+)(?::(?P<qualifier>[^:]+))?")
+# AWS's name rule: 1-80 characters, none of whitespace, brackets, wildcards, these specials, controls.
+_BAD_NAME = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+_ALIAS_NAME = re.compile(r"(?=.*[A-Za-z_.-])[A-Za-z0-9_.-]{1,80}")
+_TYPES = ("STANDARD", "EXPRESS")
+_STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
+_DEFAULT_PAGE = 100
+_MAX_PAGE = 1000
+_TOKEN_PREFIX = "sfn-local:"
+_DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}
+_DEFAULT_TRACING = {"enabled": False}
+# How long StopExecution waits for the execution to reach its next transition and end.
+_STOP_WAIT_SECONDS = 10.0
+
+Params = dict[str, Any]
+_ACTIONS: dict[str, Callable[..., Params]] = {}
+
+
+def _api(method: Callable[..., Params]) -> Callable[..., Params]:
+    """Expose a method as the API action of the same name in PascalCase."""
+    _ACTIONS["".join(part.title() for part in method.__name__.split("_"))] = method
+    return method
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _required(params: Params, key: str) -> Any:
+    value = params.get(key)
+    if value is None or value == "":
+        raise ServiceError("ValidationException", f"1 validation error detected: Value null at '{key}' failed to "
+                                                  "satisfy constraint: Member must not be null")
+    return value
+
+
+def _check_name(name: Any, what: str = "Name") -> str:
+    if not isinstance(name, str) or not 1 <= len(name) <= 80 or _BAD_NAME.search(name):
+        raise ServiceError("InvalidName", f"Invalid {what}: '{name}'")
+    return name
+
+
+def _parse_arn(arn: Any, *kinds: str) -> re.Match[str]:
+    match = _ARN.fullmatch(arn) if isinstance(arn, str) else None
+    if match is None or match.group("kind") not in kinds:
+        raise ServiceError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
+    return match
+
+
+def _public(doc: Params) -> Params:
+    """A stored document as the API shows it: internal fields (leading `_`) and nulls left out."""
+    return {k: v for k, v in doc.items() if not k.startswith("_") and v is not None}
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in tags.items()]
+
+
+def _tags_of(params: Params) -> dict[str, str]:
+    tags = params.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, dict) and isinstance(t.get("key"), str) for t in tags):
+        raise ServiceError("ValidationException", "tags must be a list of {key, value}")
+    return {t["key"]: str(t.get("value", "")) for t in tags}
+
+
+@dataclass
+class _Page:
+    offset: int
+    limit: int
+
+    def answer(self, items: list[Any], key: str, total: int) -> Params:
+        out: Params = {key: items}
+        if self.offset + len(items) < total:
+            out["nextToken"] = _encode_token(self.offset + len(items))
+        return out
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{_TOKEN_PREFIX}{offset}".encode()).decode()
+
+
+def _page(params: Params) -> _Page:
+    size = params.get("maxResults") or _DEFAULT_PAGE
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= _MAX_PAGE:
+        raise ServiceError("ValidationException", f"1 validation error detected: Value '{size}' at 'maxResults' "
+                                                  f"failed to satisfy constraint: Member must have value less than "
+                                                  f"or equal to {_MAX_PAGE}")
+    token = params.get("nextToken")
+    if token is None:
+        return _Page(0, size)
+    try:
+        text = base64.urlsafe_b64decode(str(token).encode()).decode()
+        if not text.startswith(_TOKEN_PREFIX):
+            raise ValueError(text)
+        offset = int(text.removeprefix(_TOKEN_PREFIX))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ServiceError("InvalidToken", f"Invalid Token: '{token}'") from None
+    return _Page(max(offset, 0), size)
+
+
+def _invalid_definition(diagnostics: list[Diagnostic]) -> ServiceError:
+    problems = "; ".join(f"{d.code}: {d.message} at {d.location or '/'}" for d in diagnostics)
+    return ServiceError("InvalidDefinition", f"Invalid State Machine Definition: '{problems}'")
+
+
+def _load_definition(text: Any) -> dict[str, Any]:
+    """The definition JSON text a client sent, parsed (never read as a file path)."""
+    if not isinstance(text, str):
+        raise ServiceError("InvalidDefinition", "Invalid State Machine Definition: 'definition must be a string'")
+    try:
+        definition = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _invalid_definition([Diagnostic("", f"{exc.msg} at line {exc.lineno} column {exc.colno}",
+                                              "INVALID_JSON_DESCRIPTION")]) from None
+    diagnostics = validate_definition(definition)
+    if diagnostics:
+        raise _invalid_definition(diagnostics)
+    return definition
+
+
+def _parse_input(text: Any, code: str = "InvalidExecutionInput", what: str = "State Machine Execution Input") -> Any:
+    if text is None:
+        return {}
+    if not isinstance(text, str):
+        raise ServiceError(code, f"Invalid {what}: 'must be a JSON text string'")
+    if len(text.encode("utf-8")) > MAX_PAYLOAD_BYTES:
+        raise ServiceError(code, f"Invalid {what}: 'larger than {MAX_PAYLOAD_BYTES} bytes'")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ServiceError(code, f"Invalid {what}: '{exc.msg} at line {exc.lineno} column {exc.colno}'") from None
+
+
+def _strip_data(event: Params) -> Params:
+    """An event without its inputs and outputs (GetExecutionHistory's includeExecutionData=false)."""
+    out = dict(event)
+    for key, value in event.items():
+        if key.endswith("EventDetails") and isinstance(value, dict):
+            out[key] = {k: v for k, v in value.items()
+                        if k not in ("input", "output", "inputDetails", "outputDetails", "parameters")}
+    return out
+
+
+@dataclass
+class _Live:
+    """A running execution and what the API shows beside the engine's describe()."""
+
+    execution: Execution
+    extra: Params
+    saved_events: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class StepFunctions:
+    """The Step Functions control plane of one workspace."""
+
+    def __init__(self, workspace: Workspace, backends: Backends | None = None, *, clock: str = "virtual",
+                 activity_poll_seconds: float = 60.0) -> None:
+        if clock not in ("virtual", "real"):
+            raise ValueError(f"clock must be 'virtual' or 'real', not {clock!r}")
+        self.workspace = workspace
+        self.backends = backends or Backends(workspace)
+        self.clock = clock
+        self.activity_poll_seconds = activity_poll_seconds
+        self.store = Store(workspace)
+        self._compiled: dict[str, StateMachine] = {}
+        self._live: dict[str, _Live] = {}
+        self._lock = threading.RLock()
+        self._recover()
+
+    def _recover(self) -> None:
+        """After a restart: executions cut short are ABORTED; saved activities take tasks again."""
+        for doc in self.store.list(EXECUTION, status="RUNNING"):
+            doc.update(status="ABORTED", stopDate=_now(), error="States.Runtime",
+                       cause="The sfn-local server stopped while the execution was running.")
+            self.store.save_execution(doc)
+        for doc in self.store.list(ACTIVITY):
+            tokens.ACTIVITIES.create(doc["activityArn"])
+
+    def call(self, action: str, params: Params) -> Params:
+        method = _ACTIONS.get(action)
+        if method is None:
+            raise ServiceError("UnknownOperationException", f"Unknown operation: AWSStepFunctions.{action}")
+        return method(self, params)
+
+    # -- state machines ---------------------------------------------------------------------------
+    def _machine(self, arn: Any) -> Params:
+        match = _parse_arn(arn, "stateMachine")
+        base = f"{_PREFIX}:stateMachine:{match.group('name')}"
+        doc = self.store.get(MACHINE, base)
+        if doc is None:
+            raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        return doc
+
+    def _unqualified(self, arn: Any) -> Params:
+        if _parse_arn(arn, "stateMachine").group("qualifier") is not None:
+            raise ServiceError("ValidationException", f"This operation takes an unqualified state machine ARN, "
+                                                      f"not '{arn}'")
+        return self._machine(arn)
+
+    def _compile(self, key: str, name: str, definition: dict[str, Any], role_arn: str) -> StateMachine:
+        with self._lock:
+            machine = self._compiled.get(key)
+        if machine is None:
+            try:
+                machine = StateMachine(definition, name=name, role_arn=role_arn, workspace=self.workspace)
+            except DefinitionError as exc:
+                raise _invalid_definition(exc.diagnostics) from None
+            machine.backends = self.backends  # one set of local services (DuckDB, Spark, ...) for the server
+            with self._lock:
+                machine = self._compiled.setdefault(key, machine)
+        return machine
+
+    @_api
+    def create_state_machine(self, params: Params) -> Params:
+        name = _check_name(_required(params, "name"))
+        text = _required(params, "definition")
+        role_arn = _required(params, "roleArn")
+        if not str(role_arn).startswith("arn:"):
+            raise ServiceError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {role_arn}'")
+        machine_type = params.get("type") or "STANDARD"
+        if machine_type not in _TYPES:
+            raise ServiceError("ValidationException", f"1 validation error detected: Value '{machine_type}' at "
+                                                      f"'type' failed to satisfy constraint: Member must satisfy "
+                                                      f"enum value set: [STANDARD, EXPRESS]")
+        definition = _load_definition(text)
+        tags = _tags_of(params)
+        arn = f"{_PREFIX}:stateMachine:{name}"
+        doc = {
+            "stateMachineArn": arn, "name": name, "status": "ACTIVE", "definition": text, "roleArn": role_arn,
+            "type": machine_type, "loggingConfiguration": params.get("loggingConfiguration") or _DEFAULT_LOGGING,
+            "tracingConfiguration": params.get("tracingConfiguration") or _DEFAULT_TRACING,
+            "revisionId": uuid.uuid4().hex, "_lastVersion": 0, "_publishedRevision": None,
+        }
+        with self._lock:
+            existing = self.store.get(MACHINE, arn)
+            if existing is not None:
+                same = all(existing[k] == doc[k] for k in ("definition", "roleArn", "type", "loggingConfiguration",
+                                                           "tracingConfiguration"))
+                if not same:
+                    raise ServiceError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
+                return {"stateMachineArn": arn, "creationDate": existing["creationDate"]}
+            self._compile(f"{arn}@{doc['revisionId']}", name, definition, role_arn)
+            doc["creationDate"] = _now()
+            self.store.put(MACHINE, arn, doc, name=name, created=doc["creationDate"])
+            self.store.tag(arn, tags)
+            out: Params = {"stateMachineArn": arn, "creationDate": doc["creationDate"]}
+            if params.get("publish"):
+                out["stateMachineVersionArn"] = self._publish(doc, params.get("versionDescription"))["arn"]
+        return out
+
+    @_api
+    def update_state_machine(self, params: Params) -> Params:
+        fields = ("definition", "roleArn", "loggingConfiguration", "tracingConfiguration")
+        with self._lock:
+            doc = self._unqualified(_required(params, "stateMachineArn"))
+            if all(params.get(k) is None for k in fields):
+                raise ServiceError("MissingRequiredParameter", "Either the definition, the role ARN, the "
+                                                               "LoggingConfiguration, or the TracingConfiguration "
+                                                               "must be specified")
+            if params.get("definition") is not None:
+                definition = _load_definition(params["definition"])
+            else:
+                definition = json.loads(doc["definition"])
+            changed = {k: params[k] for k in fields if params.get(k) is not None}
+            if any(doc[k] != v for k, v in changed.items()):
+                doc.update(changed, revisionId=uuid.uuid4().hex, updateDate=_now())
+                self._compile(f"{doc['stateMachineArn']}@{doc['revisionId']}", doc["name"], definition,
+                              doc["roleArn"])
+            doc.setdefault("updateDate", _now())
+            self.store.put(MACHINE, doc["stateMachineArn"], doc, name=doc["name"])
+            out: Params = {"updateDate": doc["updateDate"], "revisionId": doc["revisionId"]}
+            if params.get("publish"):
+                out["stateMachineVersionArn"] = self._publish(doc, params.get("versionDescription"))["arn"]
+        return out
+
+    @_api
+    def delete_state_machine(self, params: Params) -> Params:
+        arn = _required(params, "stateMachineArn")
+        match = _parse_arn(arn, "stateMachine")
+        if match.group("qualifier") is not None:
+            raise ServiceError("ValidationException", f"Delete a version or alias with DeleteStateMachineVersion "
+                                                      f"or DeleteStateMachineAlias, not '{arn}'")
+        with self._lock:
+            for kind in (VERSION, ALIAS):
+                for doc in self.store.list(kind, parent=arn):
+                    self.store.delete(kind, doc.get("stateMachineVersionArn") or doc["stateMachineAliasArn"])
+            self.store.delete(MACHINE, arn)
+            self._compiled = {k: v for k, v in self._compiled.items() if not k.startswith(f"{arn}@")
+                              and not k.startswith(f"{arn}:")}
+        return {}
+
+    def _describe_version(self, arn: str) -> Params:
+        doc = self.store.get(VERSION, arn)
+        if doc is None:
+            raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        return doc
+
+    @_api
+    def describe_state_machine(self, params: Params) -> Params:
+        arn = _required(params, "stateMachineArn")
+        qualifier = _parse_arn(arn, "stateMachine").group("qualifier")
+        if qualifier is None:
+            return _public(self._machine(arn))
+        if not qualifier.isdigit():
+            raise ServiceError("ValidationException", f"Describe an alias with DescribeStateMachineAlias: '{arn}'")
+        self._machine(arn)
+        doc = dict(self._describe_version(arn))
+        doc["stateMachineArn"] = doc.pop("stateMachineVersionArn")
+        return _public(doc)
+
+    @_api
+    def list_state_machines(self, params: Params) -> Params:
+        page = _page(params)
+        docs = self.store.list(MACHINE, offset=page.offset, limit=page.limit)
+        items = [{k: d[k] for k in ("stateMachineArn", "name", "type", "creationDate")} for d in docs]
+        return page.answer(items, "stateMachines", self.store.count(MACHINE))
+
+    @_api
+    def validate_state_machine_definition(self, params: Params) -> Params:
+        text = _required(params, "definition")
+        try:
+            _load_definition(text)
+            diagnostics: list[Diagnostic] = []
+        except ServiceError:
+            try:
+                definition = json.loads(text)
+            except (json.JSONDecodeError, TypeError) as exc:
+                diagnostics = [Diagnostic("", f"The definition is not valid JSON: {exc}", "INVALID_JSON_DESCRIPTION")]
+            else:
+                diagnostics = validate_definition(definition)
+        limit = params.get("maxResults") or _DEFAULT_PAGE
+        shown = [{"severity": "ERROR", "code": d.code, "message": d.message, "location": d.location or "/"}
+                 for d in diagnostics[:limit]]
+        return {"result": "FAIL" if diagnostics else "OK", "diagnostics": shown,
+                "truncated": len(diagnostics) > limit}
+
+    # -- versions and aliases ------------------------------------------------------------------------
+    def _publish(self, doc: Params, description: str | None) -> Params:
+        """Publish the machine's current revision as a version (the existing one if already published)."""
+        arn = doc["stateMachineArn"]
+        if doc.get("_publishedRevision") == doc["revisionId"]:
+            latest = self.store.get(VERSION, f"{arn}:{doc['_lastVersion']}")
+            if latest is not None:
+                return {"arn": latest["stateMachineVersionArn"], "creationDate": latest["creationDate"]}
+        number = doc["_lastVersion"] + 1
+        version_arn = f"{arn}:{number}"
+        created = _now()
+        version = {
+            "stateMachineVersionArn": version_arn, "name": doc["name"], "status": "ACTIVE",
+            "definition": doc["definition"], "roleArn": doc["roleArn"], "type": doc["type"],
+            "creationDate": created, "loggingConfiguration": doc["loggingConfiguration"],
+            "tracingConfiguration": doc["tracingConfiguration"], "revisionId": doc["revisionId"],
+            "description": description, "_number": number,
+        }
+        self.store.put(VERSION, version_arn, version, parent=arn, name=str(number), created=created)
+        doc.update(_lastVersion=number, _publishedRevision=doc["revisionId"])
+        self.store.put(MACHINE, arn, doc, name=doc["name"])
+        return {"arn": version_arn, "creationDate": created}
+
+    @_api
+    def publish_state_machine_version(self, params: Params) -> Params:
+        with self._lock:
+            doc = self._unqualified(_required(params, "stateMachineArn"))
+            revision = params.get("revisionId")
+            if revision is not None and revision != doc["revisionId"]:
+                raise ServiceError("ConflictException", f"Failed to publish the State Machine version for revision "
+                                                        f"{revision}. The current State Machine revision is "
+                                                        f"{doc['revisionId']}.")
+            published = self._publish(doc, params.get("description"))
+        return {"creationDate": published["creationDate"], "stateMachineVersionArn": published["arn"]}
+
+    @_api
+    def list_state_machine_versions(self, params: Params) -> Params:
+        doc = self._unqualified(_required(params, "stateMachineArn"))
+        page = _page(params)
+        arn = doc["stateMachineArn"]
+        docs = self.store.list(VERSION, parent=arn, offset=page.offset, limit=page.limit, newest_first=True)
+        items = [{"stateMachineVersionArn": d["stateMachineVersionArn"], "creationDate": d["creationDate"]}
+                 for d in docs]
+        return page.answer(items, "stateMachineVersions", self.store.count(VERSION, parent=arn))
+
+    @_api
+    def delete_state_machine_version(self, params: Params) -> Params:
+        arn = _required(params, "stateMachineVersionArn")
+        match = _parse_arn(arn, "stateMachine")
+        if not (match.group("qualifier") or "").isdigit():
+            raise ServiceError("ValidationException", f"Not a state machine version ARN: '{arn}'")
+        base = arn.rsplit(":", 1)[0]
+        with self._lock:
+            for alias in self.store.list(ALIAS, parent=base):
+                if any(r["stateMachineVersionArn"] == arn for r in alias["routingConfiguration"]):
+                    raise ServiceError("ConflictException", f"Version {arn} is referenced by the alias "
+                                                            f"{alias['stateMachineAliasArn']}")
+            self.store.delete(VERSION, arn)
+        return {}
+
+    def _routing(self, routing: Any, base: str | None = None) -> tuple[str, list[Params]]:
+        """Check a routingConfiguration: 1-2 distinct versions of one machine, weights summing to 100."""
+        if not isinstance(routing, list) or not 1 <= len(routing) <= 2:
+            raise ServiceError("ValidationException", "routingConfiguration must have one or two entries")
+        arns = [r.get("stateMachineVersionArn") if isinstance(r, dict) else None for r in routing]
+        weights = [r.get("weight") if isinstance(r, dict) else None for r in routing]
+        if any(not isinstance(w, int) or isinstance(w, bool) or not 0 <= w <= 100 for w in weights) \
+                or sum(weights) != 100:
+            raise ServiceError("ValidationException", "The weights of routingConfiguration must add up to 100")
+        if len(set(arns)) != len(arns):
+            raise ServiceError("ValidationException", "routingConfiguration names the same version twice")
+        for version_arn in arns:
+            qualifier = _parse_arn(version_arn, "stateMachine").group("qualifier") or ""
+            if not qualifier.isdigit():
+                raise ServiceError("ValidationException", f"Not a state machine version ARN: '{version_arn}'")
+            if self.store.get(VERSION, version_arn) is None:
+                raise ServiceError("ResourceNotFound", f"Resource not found: '{version_arn}'")
+        bases = {a.rsplit(":", 1)[0] for a in arns}
+        if len(bases) != 1 or (base is not None and bases != {base}):
+            raise ServiceError("ValidationException", "routingConfiguration must name versions of one state machine")
+        return bases.pop(), [{"stateMachineVersionArn": a, "weight": w} for a, w in zip(arns, weights, strict=True)]
+
+    def _alias(self, arn: Any) -> Params:
+        qualifier = _parse_arn(arn, "stateMachine").group("qualifier")
+        doc = self.store.get(ALIAS, arn) if qualifier and not qualifier.isdigit() else None
+        if doc is None:
+            raise ServiceError("ResourceNotFound", f"Resource not found: '{arn}'")
+        return doc
+
+    @_api
+    def create_state_machine_alias(self, params: Params) -> Params:
+        name = _required(params, "name")
+        if not isinstance(name, str) or not _ALIAS_NAME.fullmatch(name):
+            raise ServiceError("ValidationException", f"Invalid alias name: '{name}' (letters, digits, '-', '_', "
+                                                      f"'.', not only digits)")
+        with self._lock:
+            base, routing = self._routing(_required(params, "routingConfiguration"))
+            self._machine(base)
+            arn = f"{base}:{name}"
+            existing = self.store.get(ALIAS, arn)
+            if existing is not None:
+                if existing["routingConfiguration"] != routing or existing.get("description") != \
+                        params.get("description"):
+                    raise ServiceError("ConflictException", f"An alias with the name {name} already exists")
+                return {"stateMachineAliasArn": arn, "creationDate": existing["creationDate"]}
+            created = _now()
+            doc = {"stateMachineAliasArn": arn, "name": name, "description": params.get("description"),
+                   "routingConfiguration": routing, "creationDate": created, "updateDate": created}
+            self.store.put(ALIAS, arn, doc, parent=base, name=name, created=created)
+        return {"stateMachineAliasArn": arn, "creationDate": created}
+
+    @_api
+    def describe_state_machine_alias(self, params: Params) -> Params:
+        return _public(self._alias(_required(params, "stateMachineAliasArn")))
+
+    @_api
+    def update_state_machine_alias(self, params: Params) -> Params:
+        with self._lock:
+            doc = self._alias(_required(params, "stateMachineAliasArn"))
+            base = doc["stateMachineAliasArn"].rsplit(":", 1)[0]
+            if params.get("routingConfiguration") is not None:
+                doc["routingConfiguration"] = self._routing(params["routingConfiguration"], base)[1]
+            if params.get("description") is not None:
+                doc["description"] = params["description"]
+            doc["updateDate"] = _now()
+            self.store.put(ALIAS, doc["stateMachineAliasArn"], doc, parent=base, name=doc["name"])
+        return {"updateDate": doc["updateDate"]}
+
+    @_api
+    def delete_state_machine_alias(self, params: Params) -> Params:
+        doc = self._alias(_required(params, "stateMachineAliasArn"))
+        self.store.delete(ALIAS, doc["stateMachineAliasArn"])
+        return {}
+
+    @_api
+    def list_state_machine_aliases(self, params: Params) -> Params:
+        arn = self._unqualified(_required(params, "stateMachineArn"))["stateMachineArn"]
+        page = _page(params)
+        docs = self.store.list(ALIAS, parent=arn, offset=page.offset, limit=page.limit)
+        items = [{"stateMachineAliasArn": d["stateMachineAliasArn"], "creationDate": d["creationDate"]} for d in docs]
+        return page.answer(items, "stateMachineAliases", self.store.count(ALIAS, parent=arn))
+
+    # -- executions -----------------------------------------------------------------------------------
+    def _target(self, arn: Any) -> tuple[Params, Params, Params]:
+        """What StartExecution runs for a (qualified) state machine ARN: the machine's document, the
+        definition's source (the machine or a version) and the ARNs to show beside the execution."""
+        machine = self._machine(arn)
+        qualifier = _parse_arn(arn, "stateMachine").group("qualifier")
+        if qualifier is None:
+            return machine, machine, {}
+        if qualifier.isdigit():
+            return machine, self._describe_version(arn), {"stateMachineVersionArn": arn}
+        alias = self.store.get(ALIAS, arn)
+        if alias is None:
+            raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        routes = alias["routingConfiguration"]
+        chosen = random.choices(routes, weights=[r["weight"] for r in routes])[0]["stateMachineVersionArn"]
+        return machine, self._describe_version(chosen), {"stateMachineVersionArn": chosen,
+                                                         "stateMachineAliasArn": arn}
+
+    def _engine_for(self, machine: Params, source: Params) -> StateMachine:
+        key = source.get("stateMachineVersionArn") or f"{machine['stateMachineArn']}@{source['revisionId']}"
+        return self._compile(key, machine["name"], json.loads(source["definition"]), source["roleArn"])
+
+    def _nested(self) -> dict[str, str]:
+        """Definitions by name, for states:startExecution tasks to run the server's other machines."""
+        return {d["name"]: d["definition"] for d in self.store.list(MACHINE)}
+
+    @staticmethod
+    def _machine_snapshot(machine: Params, source: Params) -> Params:
+        return {"stateMachineArn": source.get("stateMachineVersionArn") or machine["stateMachineArn"],
+                "name": machine["name"], "definition": source["definition"], "roleArn": source["roleArn"],
+                "updateDate": machine.get("updateDate") or machine["creationDate"],
+                "loggingConfiguration": source["loggingConfiguration"],
+                "tracingConfiguration": source["tracingConfiguration"], "revisionId": source["revisionId"]}
+
+    def _execution_doc(self, execution: Execution, extra: Params, running: bool = False) -> Params:
+        doc = execution.describe()
+        if running:  # until the engine is done and its last event written, show it as still running
+            doc = {k: v for k, v in doc.items() if k not in ("stopDate", "output", "error", "cause")}
+            doc["status"] = "RUNNING"
+        doc["inputDetails"] = {"included": True}
+        if "output" in doc:
+            doc["outputDetails"] = {"included": True}
+        doc["redriveCount"] = 0
+        return {**doc, **extra}
+
+    @_api
+    def start_execution(self, params: Params) -> Params:
+        arn = _required(params, "stateMachineArn")
+        name = _check_name(params.get("name") or str(uuid.uuid4()))
+        text = params.get("input")
+        value = _parse_input(text)
+        machine, source, shown = self._target(arn)
+        engine = self._engine_for(machine, source)
+        execution_arn = f"{_PREFIX}:execution:{machine['name']}:{name}"
+        with self._lock:
+            existing = self._live.get(execution_arn)
+            if existing is not None and (text or "{}") == existing.extra["_inputText"]:
+                return {"executionArn": execution_arn, "startDate": existing.execution.start_date}
+            if existing is not None or self.store.get(EXECUTION, execution_arn) is not None:
+                raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{execution_arn}'")
+            execution = engine.start(value, name=name, clock=self.clock, state_machines=self._nested())
+            extra = {**shown, "_inputText": text or "{}", "_machine": self._machine_snapshot(machine, source),
+                     "_type": machine["type"]}
+            live = self._live[execution_arn] = _Live(execution, extra)
+            self.store.save_execution(self._execution_doc(execution, extra, running=True))
+        threading.Thread(target=self._watch, args=(live,), name=f"sfn-save-{name}", daemon=True).start()
+        return {"executionArn": execution_arn, "startDate": execution.start_date}
+
+    def _watch(self, live: _Live) -> None:
+        live.execution.wait()
+        self._finished(live)
+
+    def _flush_events(self, live: _Live) -> None:
+        with live.lock:
+            events = live.execution.history[live.saved_events:]
+            self.store.append_events(live.execution.arn, events)
+            live.saved_events += len(events)
+
+    def _finished(self, live: _Live) -> None:
+        """Save an ended execution (its last events and final status), then stop serving it from memory."""
+        self._flush_events(live)
+        self.store.save_execution(self._execution_doc(live.execution, live.extra))
+        with self._lock:
+            self._live.pop(live.execution.arn, None)
+
+    def _execution(self, arn: Any) -> tuple[Params, _Live | None]:
+        """An execution's document (live or saved) and, while it runs, its live record."""
+        _parse_arn(arn, "execution", "express")
+        with self._lock:
+            live = self._live.get(arn)
+        if live is not None:
+            self._flush_events(live)
+            return self._execution_doc(live.execution, live.extra, running=True), live
+        doc = self.store.get(EXECUTION, arn)
+        if doc is None:
+            raise ServiceError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
+        return doc, None
+
+    @_api
+    def describe_execution(self, params: Params) -> Params:
+        return _public(self._execution(_required(params, "executionArn"))[0])
+
+    @_api
+    def describe_state_machine_for_execution(self, params: Params) -> Params:
+        return _public(self._execution(_required(params, "executionArn"))[0]["_machine"])
+
+    @_api
+    def stop_execution(self, params: Params) -> Params:
+        doc, live = self._execution(_required(params, "executionArn"))
+        if live is None:
+            return {"stopDate": doc.get("stopDate") or _now()}
+        live.execution.stop(params.get("error"), params.get("cause"))
+        live.execution.wait(_STOP_WAIT_SECONDS)
+        if live.execution.stop_date is not None:
+            self._finished(live)
+        return {"stopDate": live.execution.stop_date or datetime.now(UTC)}
+
+    @_api
+    def list_executions(self, params: Params) -> Params:
+        arn = _required(params, "stateMachineArn")
+        status = params.get("statusFilter")
+        if status is not None and status not in _STATUSES:
+            raise ServiceError("ValidationException", f"1 validation error detected: Value '{status}' at "
+                                                      f"'statusFilter' failed to satisfy constraint: Member must "
+                                                      f"satisfy enum value set: [{', '.join(_STATUSES)}]")
+        base = self._machine(arn)["stateMachineArn"]
+        page = _page(params)
+        keys = ("executionArn", "stateMachineArn", "name", "status", "startDate", "stopDate",
+                "stateMachineVersionArn", "stateMachineAliasArn", "redriveCount")
+        qualifier = _parse_arn(arn, "stateMachine").group("qualifier")
+        if qualifier is None:
+            docs = self.store.list(EXECUTION, parent=base, status=status, offset=page.offset, limit=page.limit,
+                                   newest_first=True)
+            total = self.store.count(EXECUTION, parent=base, status=status)
+        else:  # a version's or an alias's executions: those it started
+            field = "stateMachineVersionArn" if qualifier.isdigit() else "stateMachineAliasArn"
+            docs = [d for d in self.store.list(EXECUTION, parent=base, status=status, newest_first=True)
+                    if d.get(field) == arn]
+            total = len(docs)
+            docs = docs[page.offset:page.offset + page.limit]
+        items = [_public({k: d.get(k) for k in keys}) for d in docs]
+        return page.answer(items, "executions", total)
+
+    @_api
+    def get_execution_history(self, params: Params) -> Params:
+        arn = _required(params, "executionArn")
+        self._execution(arn)  # exists; its events so far are saved
+        page = _page(params)
+        events = self.store.events(arn, offset=page.offset, limit=page.limit,
+                                   reverse=bool(params.get("reverseOrder")))
+        if params.get("includeExecutionData") is False:
+            events = [_strip_data(e) for e in events]
+        return page.answer(events, "events", self.store.event_count(arn))
+
+    @_api
+    def start_sync_execution(self, params: Params) -> Params:
+        arn = _required(params, "stateMachineArn")
+        machine, source, shown = self._target(arn)
+        if machine["type"] != "EXPRESS":
+            raise ServiceError("StateMachineTypeNotSupported", "This operation is not supported by this type of "
+                                                               "state machine")
+        name = _check_name(params.get("name") or str(uuid.uuid4()))
+        text = params.get("input")
+        value = _parse_input(text)
+        engine = self._engine_for(machine, source)
+        began = time.monotonic()
+        execution = engine.run(value, name=name, clock=self.clock, state_machines=self._nested())
+        billed = max(100, math.ceil((time.monotonic() - began) * 10) * 100)
+        extra = {**shown, "_inputText": text or "{}", "_machine": self._machine_snapshot(machine, source),
+                 "_type": machine["type"]}
+        doc = self._execution_doc(execution, extra)
+        self.store.append_events(execution.arn, execution.history)
+        self.store.save_execution(doc)
+        out = _public({k: v for k, v in doc.items() if k != "redriveCount"})
+        out["billingDetails"] = {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": billed}
+        return out
+
+    # -- task tokens ----------------------------------------------------------------------------------
+    @staticmethod
+    def _waiter(params: Params) -> tokens.Waiter:
+        token = _required(params, "taskToken")
+        if not isinstance(token, str) or len(token) > 2048:
+            raise ServiceError("InvalidToken", "Invalid Token: 'The task token is not valid'")
+        waiter = tokens.find(token)
+        if waiter is not None:
+            return waiter
+        if tokens.spent(token):
+            raise ServiceError("TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'")
+        raise ServiceError("InvalidToken", "Invalid Token: 'Invalid token'")
+
+    @_api
+    def send_task_success(self, params: Params) -> Params:
+        output = _parse_input(_required(params, "output"), "InvalidOutput", "Output")
+        self._waiter(params).succeed(output)
+        return {}
+
+    @_api
+    def send_task_failure(self, params: Params) -> Params:
+        self._waiter(params).fail(params.get("error"), params.get("cause"))
+        return {}
+
+    @_api
+    def send_task_heartbeat(self, params: Params) -> Params:
+        self._waiter(params).heartbeat()
+        return {}
+
+    # -- activities -----------------------------------------------------------------------------------
+    def _activity(self, arn: Any) -> Params:
+        _parse_arn(arn, "activity")
+        doc = self.store.get(ACTIVITY, arn)
+        if doc is None:
+            raise ServiceError("ActivityDoesNotExist", f"Activity Does Not Exist: '{arn}'")
+        return doc
+
+    @_api
+    def create_activity(self, params: Params) -> Params:
+        name = _check_name(_required(params, "name"))
+        arn = f"{_PREFIX}:activity:{name}"
+        tags = _tags_of(params)
+        with self._lock:
+            doc = self.store.get(ACTIVITY, arn)
+            if doc is None:
+                doc = {"activityArn": arn, "name": name, "creationDate": _now()}
+                self.store.put(ACTIVITY, arn, doc, name=name, created=doc["creationDate"])
+                self.store.tag(arn, tags)
+            tokens.ACTIVITIES.create(arn)
+        return {"activityArn": arn, "creationDate": doc["creationDate"]}
+
+    @_api
+    def describe_activity(self, params: Params) -> Params:
+        return _public(self._activity(_required(params, "activityArn")))
+
+    @_api
+    def delete_activity(self, params: Params) -> Params:
+        arn = _required(params, "activityArn")
+        _parse_arn(arn, "activity")
+        self.store.delete(ACTIVITY, arn)
+        tokens.ACTIVITIES.delete(arn)
+        return {}
+
+    @_api
+    def list_activities(self, params: Params) -> Params:
+        page = _page(params)
+        docs = self.store.list(ACTIVITY, offset=page.offset, limit=page.limit)
+        return page.answer([_public(d) for d in docs], "activities", self.store.count(ACTIVITY))
+
+    @_api
+    def get_activity_task(self, params: Params) -> Params:
+        arn = self._activity(_required(params, "activityArn"))["activityArn"]
+        task = tokens.ACTIVITIES.take(arn, self.activity_poll_seconds)
+        return {} if task is None else {"taskToken": task.token, "input": task.input}
+
+    # -- tags ---------------------------------------------------------------------------------------------
+    def _taggable(self, arn: Any) -> str:
+        kind = _parse_arn(arn, "stateMachine", "activity").group("kind")
+        if self.store.get(MACHINE if kind == "stateMachine" else ACTIVITY, arn) is None:
+            raise ServiceError("ResourceNotFound", f"Resource not found: '{arn}'")
+        return arn
+
+    @_api
+    def tag_resource(self, params: Params) -> Params:
+        self.store.tag(self._taggable(_required(params, "resourceArn")), _tags_of(params))
+        return {}
+
+    @_api
+    def untag_resource(self, params: Params) -> Params:
+        keys = _required(params, "tagKeys")
+        self.store.untag(self._taggable(_required(params, "resourceArn")), [str(k) for k in keys])
+        return {}
+
+    @_api
+    def list_tags_for_resource(self, params: Params) -> Params:
+        return {"tags": _tag_list(self.store.tags(self._taggable(_required(params, "resourceArn"))))}

@@ -1,0 +1,325 @@
+"""Bad arguments, files and config never give the CLI a traceback, an "internal error" or exit 0.
+
+The property tests drive the real click command (CliRunner, exceptions not caught, so any
+exception the CLI lets out fails the test) with hypothesis-made arguments that are each wrong
+in some way, and check the exit code (1 or 2) and that the output has no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emulator.cli import cli
+from emulator.engine.history import MAX_PAYLOAD_BYTES
+from emulator.errors import InvalidName, check_execution_name
+
+PASS = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+# argv can hold neither NUL nor (on a UTF-8 system) lone surrogates as str; everything else can appear.
+TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@contextmanager
+def project() -> Iterator[Path]:
+    """A fresh project directory, made the current one, with a valid definition in it."""
+    previous = Path.cwd()
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name).resolve()
+        (folder / "m.json").write_text(json.dumps(PASS))
+        os.chdir(folder)
+        try:
+            yield folder
+        finally:
+            os.chdir(previous)
+
+
+def invoke(folder: Path, *args: str) -> Result:
+    result = CliRunner().invoke(cli, ["--workspace", str(folder / "ws"), *args], catch_exceptions=False)
+    return result
+
+
+def assert_clean_failure(result: Result) -> None:
+    text = result.stdout + result.stderr
+    assert result.exit_code in (1, 2), (result.exit_code, text)
+    assert "Traceback" not in text and "internal error" not in text, text
+    assert text.strip(), "a failure says why"
+
+
+def is_invalid_name(name: str) -> bool:
+    try:
+        check_execution_name(name)
+    except InvalidName:
+        return True
+    return False
+
+
+# -- execution names ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["../../x", "a/b", "a b", "x" * 81, "", "tab\there", "q?", "c:d", "\u0085nel"])
+def test_invalid_names_are_refused_with_aws_error(name: str) -> None:
+    with project() as folder:
+        result = invoke(folder, "run", "m.json", "--name", name)
+        assert_clean_failure(result)
+        assert result.exit_code == 2
+        assert ("InvalidName: Invalid Name:" in result.stderr) or ("ValidationException" in result.stderr)
+        assert not (folder / "ws" / "executions").exists() or not any((folder / "ws" / "executions").iterdir())
+        assert not (folder.parent / "x.json").exists()
+
+
+@SETTINGS
+@given(name=st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=90))
+def test_any_name_is_refused_or_saved_inside_the_executions_folder(name: str) -> None:
+    with project() as folder:
+        result = invoke(folder, "run", "m.json", "--name", name)
+        executions = (folder / "ws" / "executions").resolve()
+        if is_invalid_name(name):
+            assert_clean_failure(result)
+            assert not executions.exists() or not any(executions.iterdir())
+        else:
+            assert result.exit_code == 0, result.stderr
+            saved = [p for p in (folder / "ws").rglob("*") if p.is_file() and "executions" in p.parts]
+            assert len(saved) == 1 and saved[0].resolve().parent == executions
+            assert json.loads(saved[0].read_text())["name"] == name
+            history = invoke(folder, "history", name)
+            assert history.exit_code == 0 and "ExecutionSucceeded" in history.stdout
+
+
+def test_a_taken_name_is_execution_already_exists_not_an_overwrite() -> None:
+    with project() as folder:
+        assert invoke(folder, "run", "m.json", "--name", "once", "--input", '{"v": 1}').exit_code == 0
+        saved = folder / "ws" / "executions" / "once.json"
+        before = saved.read_text()
+        again = invoke(folder, "run", "m.json", "--name", "once", "--input", '{"v": 2}')
+        assert_clean_failure(again)
+        assert "ExecutionAlreadyExists: Execution Already Exists: 'arn:aws:states:" in again.stderr
+        assert saved.read_text() == before
+        # Without --name every run gets its own name, even with the same --seed.
+        seeded = [invoke(folder, "run", "m.json", "--seed", "7") for _ in range(2)]
+        assert [r.exit_code for r in seeded] == [0, 0]
+        assert len(list((folder / "ws" / "executions").glob("*.json"))) == 3
+
+
+# -- input --------------------------------------------------------------------------------------
+def test_an_input_over_256_kib_is_refused_before_anything_is_written() -> None:
+    with project() as folder:
+        big = folder / "big.json"
+        big.write_text(json.dumps({"blob": "x" * MAX_PAYLOAD_BYTES}))
+        for arg in ("@" + str(big), big.read_text()):
+            result = invoke(folder, "run", "m.json", "--name", "big", "--input", arg)
+            assert_clean_failure(result)
+            assert "ValidationException" in result.stderr and str(MAX_PAYLOAD_BYTES) in result.stderr
+            assert not (folder / "ws").exists() or not any((folder / "ws").rglob("*.json"))
+        exact = {"b": "y" * (MAX_PAYLOAD_BYTES - 8)}  # 262144 bytes as compact JSON: still accepted
+        assert len(json.dumps(exact, separators=(",", ":"))) == MAX_PAYLOAD_BYTES
+        ok = invoke(folder, "run", "m.json", "--input", json.dumps(exact, separators=(",", ":")))
+        assert ok.exit_code == 0, ok.stderr
+
+
+def test_binary_and_deeply_nested_input() -> None:
+    with project() as folder:
+        (folder / "bin.dat").write_bytes(bytes(range(256)))
+        result = invoke(folder, "run", "m.json", "--input", "@bin.dat")
+        assert_clean_failure(result)
+        assert "not UTF-8" in result.stderr
+        deep = invoke(folder, "run", "m.json", "--input", "[" * 100_000 + "]" * 100_000)
+        assert_clean_failure(deep)
+        assert "too deeply" in deep.stderr
+
+
+# -- handlers -------------------------------------------------------------------------------------
+BAD_MODULES = {
+    "syntax_error": ("def f(:\n    pass\n", "line 1"),
+    "raises_at_import": ("x = 1\nraise RuntimeError('no config')\n", "line 2: RuntimeError: no config"),
+    "exits_at_import": ("import sys\nsys.exit(4)\n", "sys.exit(4)"),
+    "binary_module": (b"\xff\xfe\x00garbage", "binary_module.py"),
+}
+
+
+@pytest.mark.parametrize("module", list(BAD_MODULES))
+def test_a_handler_that_fails_to_import_is_one_error_naming_file_and_line(module: str) -> None:
+    source, expected = BAD_MODULES[module]
+    with project() as folder:
+        path = folder / f"{module}.py"
+        path.write_bytes(source if isinstance(source, bytes) else source.encode())
+        result = invoke(folder, "run", "m.json", "--handler", f"fn={module}:f")
+        assert_clean_failure(result)
+        assert result.exit_code == 2
+        assert f"{module}.py" in result.stderr and expected in result.stderr, result.stderr
+
+
+def test_a_config_lambda_that_fails_to_import_fails_the_task_not_the_cli() -> None:
+    with project() as folder:
+        (folder / "broken.py").write_text("import sys\nsys.exit(1)\n")
+        (folder / "sfn-local.toml").write_text('[lambdas]\nfn = "broken:handler"\n')
+        (folder / "l.json").write_text(json.dumps({"StartAt": "L", "States": {"L": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "fn", "Payload": {}}, "End": True}}}))
+        result = invoke(folder, "run", "l.json")
+        assert_clean_failure(result)
+        assert result.exit_code == 1 and "broken.py, line 2" in result.stdout, result.stdout
+
+
+# -- config -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("toml", "key"), [
+    ("[glue_jobs]\nj = 5\n", "[glue_jobs.j]"),
+    ('[crawlers.c]\nDatabaseName = 5\nTargets = { S3Targets = [{ Path = "s3://b/" }] }\n', "[crawlers.c] DatabaseName"),
+    ("[buckets]\nb = 5\n", "[buckets] b"),
+    ("[lambdas]\nf = 5\n", "[lambdas] f"),
+    ('[crawlers.c]\nDatabaseName = "d"\nTargets = { S3Targets = "s3://b/" }\n', "[crawlers.c] Targets.S3Targets"),
+    ('[crawlers.c]\nDatabaseName = "d"\nTargets = { S3Targets = [{ Path = 3 }] }\n',
+     "[crawlers.c] Targets.S3Targets[0].Path"),
+    ('[glue_jobs.j]\nScriptLocation = "x.py"\nDefaultArguments = { "--a" = [1] }\n',
+     "[glue_jobs.j] DefaultArguments.--a"),
+    ("buckets = [1]\n", "[buckets]"),
+])
+def test_a_config_value_of_the_wrong_type_names_file_and_key(toml: str, key: str) -> None:
+    with project() as folder:
+        (folder / "sfn-local.toml").write_text(toml)
+        for args in (["run", "m.json"], ["s3", "ls"], ["catalog", "ls"], ["query", "SELECT 1"]):
+            result = invoke(folder, *args)
+            assert_clean_failure(result)
+            assert result.exit_code == 2
+            assert f"sfn-local.toml: {key}: expected" in result.stderr and ", got " in result.stderr, result.stderr
+
+
+# -- history ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("content", [
+    bytes(range(256)),
+    b"[1, 2, 3]",
+    b'{"history": "none"}',
+    b'{"history": [{"type": 5, "id": 1, "previousEventId": 0, "timestamp": "t"}]}',
+    b'{"history": [{"type": "PassStateEntered", "id": "1", "previousEventId": 0, "timestamp": "t"}]}',
+    b'{"history": [7]}',
+    b"[" * 100_000,
+])
+def test_history_of_a_file_that_is_not_a_record(content: bytes) -> None:
+    with project() as folder:
+        (folder / "rec.json").write_bytes(content)
+        result = invoke(folder, "history", "rec.json")
+        assert_clean_failure(result)
+        assert "is not a saved execution" in result.stderr
+
+
+# -- property tests over every command ----------------------------------------------------------
+FILE_CONTENT = st.one_of(
+    st.binary(max_size=64),
+    TEXT.map(str.encode),
+    st.recursive(st.none() | st.integers() | TEXT, lambda c: st.lists(c, max_size=3)
+                 | st.dictionaries(TEXT, c, max_size=3), max_leaves=8).map(lambda v: json.dumps(v).encode()),
+    st.just(b'{"StartAt": "A", "States": {"A": {"Type": "Nope"}}}'),
+)
+
+
+def bad_run_args(folder: Path, data: st.DataObject) -> list[str]:
+    """`run` arguments with at least one of them wrong."""
+    wrong = data.draw(st.sampled_from(["definition", "name", "input", "input_file", "handler"]))
+    args = ["run", "m.json"]
+    if wrong == "definition":
+        path = folder / "def.json"
+        path.write_bytes(data.draw(FILE_CONTENT))
+        args = ["run", data.draw(st.sampled_from([str(path), "missing.json", str(folder)]))]
+    elif wrong == "name":
+        args += ["--name", data.draw(TEXT.filter(is_invalid_name))]
+    elif wrong == "input":
+        args += ["--input", data.draw(TEXT.filter(lambda t: not t.startswith("@")).filter(_not_json))]
+    elif wrong == "input_file":
+        path = folder / "in.dat"
+        content = data.draw(st.binary(max_size=64).filter(lambda b: _not_json(b.decode("utf-8", "replace"))
+                                                          or b"\xff" in b))
+        path.write_bytes(content)
+        args += ["--input", data.draw(st.sampled_from(["@" + str(path), "@missing.json", "@" + str(folder)]))]
+    else:
+        module = folder / "badmod.py"
+        module.write_bytes(data.draw(FILE_CONTENT) + b"\nraise SystemExit(3)\n")
+        spec = data.draw(st.sampled_from(["fn=badmod:f", "fn=badmod", "=badmod:f", "nohandler", "fn=:f", "fn=.x:f",
+                                          "fn=badmod_missing:f"]))
+        args += ["--handler", spec]
+    return args
+
+
+def _not_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return True
+    return False
+
+
+@SETTINGS
+@given(data=st.data())
+def test_run_with_bad_arguments(data: st.DataObject) -> None:
+    with project() as folder:
+        assert_clean_failure(invoke(folder, *bad_run_args(folder, data)))
+
+
+@SETTINGS
+@given(content=FILE_CONTENT, missing=st.booleans())
+def test_validate_with_bad_files(content: bytes, missing: bool) -> None:
+    with project() as folder:
+        path = folder / "def.json"
+        if not missing:
+            path.write_bytes(content)
+        result = invoke(folder, "validate", str(path))
+        if not missing and result.exit_code == 0:  # the drawn content may be a valid definition after all
+            return
+        assert_clean_failure(result)
+
+
+@SETTINGS
+@given(content=FILE_CONTENT, name=TEXT)
+def test_history_with_bad_files_and_names(content: bytes, name: str) -> None:
+    with project() as folder:
+        (folder / "rec.json").write_bytes(content)
+        assert_clean_failure(invoke(folder, "history", "rec.json"))
+        assert_clean_failure(invoke(folder, "history", name or "x"))
+
+
+S3_URI = st.one_of(TEXT, TEXT.map(lambda t: "s3://" + t), TEXT.map(lambda t: "s3://bucket/" + t))
+
+
+@SETTINGS
+@given(command=st.sampled_from(["ls", "cat", "cp"]), first=S3_URI, second=S3_URI)
+def test_s3_with_bad_arguments(command: str, first: str, second: str) -> None:
+    with project() as folder:
+        if command == "ls":
+            result = invoke(folder, "s3", "ls", first or "x")
+        elif command == "cat":
+            result = invoke(folder, "s3", "cat", first)
+        else:  # the source never exists: a fresh workspace has no objects, the folder no such file
+            result = invoke(folder, "s3", "cp", "no-such-" + first.replace("/", "_"), second)
+        assert_clean_failure(result)
+        assert not any(p.is_file() for p in (folder / "ws").rglob("*")) if (folder / "ws").exists() else True
+
+
+@SETTINGS
+@given(sql=TEXT, database=st.one_of(st.none(), TEXT))
+def test_query_with_bad_sql(sql: str, database: str | None) -> None:
+    with project() as folder:
+        args = ["query", "SELECT * FROM no_such_table_" + sql if sql.isidentifier() else ")" + sql]
+        result = invoke(folder, *args, *(["--database", database] if database is not None else []))
+        assert_clean_failure(result)
+
+
+@SETTINGS
+@given(table=TEXT)
+def test_catalog_show_with_bad_names(table: str) -> None:
+    with project() as folder:
+        assert_clean_failure(invoke(folder, "catalog", "show", table))
+
+
+def test_a_workspace_that_is_a_file_is_one_error() -> None:
+    with project() as folder:
+        (folder / "ws").write_text("not a folder")
+        for args in (["run", "m.json", "--name", "n"], ["s3", "ls"], ["catalog", "ls"], ["history", "n"]):
+            result = invoke(folder, *args)
+            assert_clean_failure(result)
+        assert os.path.isfile(folder / "ws")
