@@ -17,11 +17,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
-# The flagship: EMR (local Spark) jobs → Glue crawler → Athena (DuckDB), then the answer as a table.
+# The flagship: EMR (local Spark) jobs → Glue crawler → Athena (DuckDB); the run prints the query's
+# answer as a table (`sfn-local query "..." --database car_rental` asks the same catalog anything else).
 demo: $(VENV)/.installed
 	$(BIN)/sfn-local run definitions/car_rental_pipeline.asl.json
-	$(BIN)/sfn-local query "SELECT city, state, total_rentals, total_revenue FROM location_metrics \
-		ORDER BY total_revenue DESC LIMIT 5" --database car_rental
 
 demo-orders: $(VENV)/.installed
 	$(BIN)/sfn-local run definitions/demo_orders.asl.json --input @sample_data/demo_orders.json

@@ -174,10 +174,6 @@ def _execution_name(name: str | None) -> str:
     return str(uuid.uuid4())
 
 
-def _pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
-
-
 # Commands whose modules pull in heavy dependencies (the ASGI stack, ...): imported only when used,
 # so `sfn-local run` starts fast.
 _LAZY_COMMANDS = {

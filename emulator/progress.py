@@ -53,7 +53,7 @@ class _Fan:
 
 
 def _label(path: Path, state: str) -> str:
-    return " › ".join([*(f"{name}[{index}]" for name, index in path), state])
+    return " > ".join([*(f"{name}[{index}]" for name, index in path), state])
 
 
 def _seconds(value: float) -> str:
@@ -202,7 +202,8 @@ def _tables(found: list[tuple[str, Table, int]]) -> Iterator[str]:
     for number, (where, table, _) in enumerate(found, 1):
         buffer = io.StringIO()
         Console(file=buffer, color_system=None, width=160, force_terminal=False).print(table)
-        yield f"table {number}: {where}\n{buffer.getvalue().rstrip()}"
+        body = "\n".join(line.rstrip() for line in buffer.getvalue().rstrip().splitlines())
+        yield f"table {number}: {where}\n{body}"
 
 
 def render_output(output: Any) -> str:

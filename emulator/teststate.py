@@ -205,6 +205,10 @@ def test_state(definition: dict[str, Any] | str, input: Any = None, *, state_nam
     recorder = _Recorder(name, retried, list(state.retry))
     if retried:
         # Attempts already made no longer count; the recorder reports the back-off of the next one.
+        # Compiled machines are shared through the definition cache: change a copy, never the cached state.
+        state = copy.copy(state)
+        compiled.machine = copy.copy(compiled.machine)
+        compiled.machine.states = {**compiled.machine.states, name: state}
         state.retry = [dataclasses.replace(r, max_attempts=max(0, r.max_attempts - retried)) for r in state.retry]
     data = _json_value(input, "input", {})
     rng = random.Random()

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+from hypothesis import HealthCheck, settings
+
+# Property tests: no per-example deadline (a loaded 2-core CI machine makes timing flaky), and in CI
+# the same examples every run (derandomize), so a red run can be reproduced.
+settings.register_profile("sfn-local", deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                          derandomize=bool(os.environ.get("CI")))
+settings.load_profile("sfn-local")
 
 
 def chain(*states: tuple[str, dict[str, Any]], **top: Any) -> dict[str, Any]:

@@ -190,6 +190,18 @@ def test_bookmarked_job_reads_only_new_files(ws: Workspace) -> None:
                                           "--job-bookmark-option": "job-bookmark-disable"})
     assert len(_ids(ws, "s3://lake/events/all/")) == 6
 
+    definition = {"StartAt": "Get", "States": {
+        "Get": {**_task("aws-sdk:glue:getJobBookmark", "$.got", JobName="incremental-events"), "Next": "Reset"},
+        "Reset": {**_task("aws-sdk:glue:resetJobBookmark", "$.reset", JobName="incremental-events"), "End": True}}}
+    ex = emulator.run(definition, {}, workspace=ws)
+    assert ex.status == "SUCCEEDED", ex.cause
+    entry = ex.output["got"]["JobBookmarkEntry"]
+    assert entry["Run"] == 4 and entry["RunId"].startswith("jr_")  # the four enabled runs committed
+    assert sorted(json.loads(entry["JobBookmark"])["events_source"]) == [
+        f"s3://landing/events/day={d}/events.json" for d in (1, 2, 3)]
+    _start_job(ws, "incremental-events", {"--target": "s3://lake/events/after_reset/"})
+    assert len(_ids(ws, "s3://lake/events/after_reset/")) == 6
+
 
 def _expected_memberships() -> list[tuple[str, str, str, str]]:
     orgs = {o["org_id"]: o["org_name"] for o in ORGS}
@@ -336,3 +348,25 @@ def test_a_job_using_an_ml_transform_fails_naming_the_call(ws: Workspace, tmp_pa
     assert result.state == "FAILED"
     assert result.error_message.startswith("NotAvailableLocallyError: awsglueml.transforms.FindMatches.apply is not "
                                            "available locally")
+
+
+def test_nested_field_operations_and_printing(glue: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from awsglue.transforms import DropFields, RenameField, UnnestFrame
+
+    frame = _frame(glue, [{"id": 1, "c": {"email": "a@x", "phone": "9"}}, {"id": 2, "c": {"email": "b@x", "phone": None}}],
+                   "id int, c struct<email:string,phone:string>")
+    renamed = RenameField.apply(frame=frame, old_name="c.email", new_name="c.mail")
+    assert renamed.toDF().schema["c"].dataType.simpleString() == "struct<phone:string,mail:string>"
+    dropped = DropFields.apply(frame=frame, paths=["c.phone"])
+    assert dropped.toDF().schema["c"].dataType.simpleString() == "struct<email:string>"
+    flat = UnnestFrame.apply(frame=frame)
+    assert flat.toDF().columns == ["id", "c.email", "c.phone"]
+    merged = frame.mergeDynamicFrame(_frame(glue, [{"id": 2, "c": {"email": "new@x", "phone": "7"}}],
+                                            "id int, c struct<email:string,phone:string>"), ["id"])
+    assert sorted((r["id"], r["c"]["email"]) for r in merged.toDF().collect()) == [(1, "a@x"), (2, "new@x")]
+    capsys.readouterr()
+    frame.show(1)
+    frame.printSchema()
+    out = capsys.readouterr().out.splitlines()
+    assert json.loads(out[0]) == {"id": 1, "c": {"email": "a@x", "phone": "9"}}
+    assert out[1] == "root" and any("email: string" in line for line in out[2:])

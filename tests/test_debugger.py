@@ -112,7 +112,9 @@ def test_mock_a_task_and_go_back_to_an_earlier_state(tmp_path: Path) -> None:
 
 def test_retry_reloads_a_fixed_handler_module(tmp_path: Path) -> None:
     module = tmp_path / "fixable_handlers.py"
-    module.write_text("def transform(event):\n    raise KeyError('value')\n")
+    # Only item 1 fails: iterations run on threads, so with several failing the first stop could be any of them.
+    module.write_text("def transform(event):\n    if event['id'] == 1:\n        raise KeyError('value')\n"
+                      "    return {'id': event['id'], 'doubled': 0}\n")
     child = _spawn(tmp_path, "--no-stop-on-entry", handler="fixable_handlers:transform")
     child.expect_exact("Error in execution → Items[0] → Transform: KeyError:")
     module.write_text("def transform(event):\n    return {'id': event['id'], 'doubled': -1}\n")

@@ -355,15 +355,13 @@ class Session(Observer):
             stop.rerun = (value, None)
 
     def edit_variable(self, name: str, value: Any) -> None:
-        """Set a variable in the scope that holds it (else the current branch's scope)."""
+        """Set a variable in the current branch's scope, as an Assign there would: a Map iteration or
+        Parallel branch never changes what its siblings or the outer scope see."""
         env = self.require_stop().ctx.env
         if env is None:
             raise DebuggerError("no variables here")
-        scope = env.variables
-        while scope is not None and name not in scope.values:
-            scope = scope.parent
         try:
-            (scope or env.variables).assign({name: value})
+            env.variables.assign({name: value})
         except StatesError as err:
             raise DebuggerError(f"{err.error}: {err.cause}") from None
 

@@ -9,6 +9,7 @@ code that imports awsglue outside a job run gets the default workspace (SFN_LOCA
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,6 +73,11 @@ def current() -> GlueRuntime:
 
         runtime = _local.runtime = runtime_for(Workspace())
     return runtime
+
+
+def bookmark_path(workspace: Workspace, job_name: str) -> Path:
+    """Where a job's bookmarks live: `<workspace>/glue-bookmarks/<job>.json`."""
+    return workspace.path("glue-bookmarks") / f"{re.sub(r'[^A-Za-z0-9._-]', '_', job_name)}.json"
 
 
 def get_resolved_options(args: list[str], options: list[str]) -> dict[str, str]:

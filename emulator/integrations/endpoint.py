@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import atexit
 import os
+import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from emulator.backends import Backends
+from emulator.workspace import Workspace
 
 REGION = "us-east-1"
 _FIXED = {
@@ -39,7 +42,7 @@ _CLEARED = ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_PROFILE", "AWS_DEFAULT_P
 
 _lock = threading.Condition()
 _urls: dict[Path, str] = {}
-_stops: list[Callable[[], None]] = []
+_endpoints: list[_Endpoint] = []
 _saved: dict[str, str | None] = {}
 
 
@@ -61,19 +64,55 @@ def url_for(backends: Backends) -> str:
     root = backends.workspace.root
     with _lock:
         if root not in _urls:
-            from emulator.server.serve import start_in_thread  # starlette/uvicorn load only when a handler runs
-
-            url, stop = start_in_thread(backends.workspace)
-            if not _stops:
+            endpoint = _Endpoint(backends.workspace)
+            if not _endpoints:
                 atexit.register(_stop_all)
-            _stops.append(stop)
-            _urls[root] = url
+            _endpoints.append(endpoint)
+            _urls[root] = endpoint.url
         return _urls[root]
 
 
+class _Endpoint:
+    """The AWS endpoint (emulator/server) in a background thread, on a port bound at once.
+
+    Loading the server (starlette, uvicorn) takes ~0.5 s, which a handler that never calls AWS
+    should not wait for: a client that connects before the server runs waits in the listen queue.
+    """
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.sock.setblocking(False)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server: Any = None
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, args=(workspace,), name="sfn-local-endpoint", daemon=True)
+        self.thread.start()
+
+    def _run(self, workspace: Workspace) -> None:
+        import uvicorn
+
+        from emulator.server.app import create_app
+
+        # Without TCP_NODELAY each answer waits ~40 ms for a delayed ACK (as `sfn-local serve`).
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server = uvicorn.Server(uvicorn.Config(create_app(workspace), log_level="warning", lifespan="off",
+                                                    timeout_graceful_shutdown=3))
+        if not self.stopping:  # the process may end while the server was still loading
+            self.server.run(sockets=[self.sock])
+
+    def stop(self) -> None:
+        self.stopping = True
+        if self.server is not None:
+            self.server.should_exit = True
+        self.thread.join(5)
+        self.sock.close()
+
+
 def _stop_all() -> None:
-    while _stops:
-        _stops.pop()()
+    while _endpoints:
+        _endpoints.pop().stop()
 
 
 @contextmanager

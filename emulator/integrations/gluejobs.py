@@ -13,7 +13,8 @@ a run puts on sys.path and binds to this workspace (object store, Data Catalog) 
 
 `startJobRun` returns `{JobName, JobRunId}` at once and runs the job in the background, so
 `getJobRun` polling sees RUNNING then SUCCEEDED / FAILED; `.sync` returns the finished JobRun.
-A FAILED run fails `.sync` with States.TaskFailed and the JobRun JSON as the cause. Unknown jobs
+A FAILED run fails `.sync` with States.TaskFailed and the JobRun JSON as the cause.
+`aws-sdk:glue:getJobBookmark` / `resetJobBookmark` read and clear a job's bookmarks. Unknown jobs
 and runs fail with `Glue.EntityNotFoundException`. Runs are JSON files under `<workspace>/glue-jobs/`.
 """
 
@@ -132,6 +133,26 @@ class GlueJobs:
             runs = [json.loads(f.read_text(encoding="utf-8")) for f in self.folder.glob("jr_*.json")]
         return {"JobRuns": sorted((r for r in runs if r["JobName"] == name), key=lambda r: -r["StartedOn"])}
 
+    def _bookmark(self, name: Any) -> tuple[Path, Params]:
+        self._job(name)
+        path = glue_runtime.bookmark_path(self.workspace, name)
+        if not path.is_file():
+            raise GlueJobError("EntityNotFoundException", f"Continuation for job {name} not found")
+        state = json.loads(path.read_text(encoding="utf-8"))
+        entry = {"JobName": name, "Version": state.get("Run", 0), "Run": state.get("Run", 0), "Attempt": 0,
+                 "PreviousRunId": state.get("PreviousRunId", ""), "RunId": state.get("RunId", ""),
+                 "JobBookmark": json.dumps(state.get("Contexts", {}), separators=(",", ":"))}
+        return path, entry
+
+    def get_job_bookmark(self, p: Params) -> Params:
+        return {"JobBookmarkEntry": self._bookmark(p.get("JobName"))[1]}
+
+    def reset_job_bookmark(self, p: Params) -> Params:
+        """ResetJobBookmark: the next bookmarked run reads everything again."""
+        path, entry = self._bookmark(p.get("JobName"))
+        path.unlink(missing_ok=True)
+        return {"JobBookmarkEntry": entry}
+
     def start_job_run_sync(self, p: Params) -> Params:
         started = self.start_job_run(p)
         _done[started["JobRunId"]].wait()
@@ -147,6 +168,8 @@ _ACTIONS: dict[tuple[str, str, str], Callable[[GlueJobs, Params], Params]] = {
     ("aws-sdk:glue", "startJobRun", ""): lambda g, p: {"JobRunId": g.start_job_run(p)["JobRunId"]},
     ("aws-sdk:glue", "getJobRun", ""): GlueJobs.get_job_run,
     ("aws-sdk:glue", "getJobRuns", ""): GlueJobs.get_job_runs,
+    ("aws-sdk:glue", "getJobBookmark", ""): GlueJobs.get_job_bookmark,
+    ("aws-sdk:glue", "resetJobBookmark", ""): GlueJobs.reset_job_bookmark,
 }
 
 

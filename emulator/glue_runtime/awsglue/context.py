@@ -12,6 +12,7 @@ raise NotAvailableLocallyError naming the call.
 
 from __future__ import annotations
 
+import fnmatch
 import sys
 import time
 from functools import reduce
@@ -190,8 +191,6 @@ class GlueContext:
         exclusions = options.get("exclusions") or []
         listed = [f for path in paths for f in self._list(path, recurse)]
         if exclusions:
-            import fnmatch
-
             patterns = [exclusions] if isinstance(exclusions, str) else list(exclusions)
             listed = [f for f in listed if not any(fnmatch.fnmatch(f[0], p) for p in patterns)]
         files = self._bookmarked(transformation_ctx, listed)

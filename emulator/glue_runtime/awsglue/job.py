@@ -12,12 +12,11 @@ Bookmarks are kept per job name and transformation_ctx in `<workspace>/glue-book
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import Any
 
 from emulator.backends.catalog import read_json, write_json
-from emulator.glue_runtime import current, get_resolved_options
+from emulator.glue_runtime import bookmark_path, current, get_resolved_options
 
 ENABLE, PAUSE, DISABLE = "job-bookmark-enable", "job-bookmark-pause", "job-bookmark-disable"
 
@@ -31,6 +30,11 @@ def _option(args: dict[str, Any] | None) -> str:
     if "--job-bookmark-option" in argv or any(a.startswith("--job-bookmark-option=") for a in argv):
         return get_resolved_options(argv, ["job-bookmark-option"])["job-bookmark-option"]
     return DISABLE
+
+
+def _run_id() -> str:
+    argv = list(sys.argv)
+    return get_resolved_options(argv, ["JOB_RUN_ID"])["JOB_RUN_ID"] if "--JOB_RUN_ID" in argv else ""
 
 
 class Job:
@@ -57,8 +61,7 @@ class Job:
         return self._name is not None
 
     def _path(self) -> Any:
-        safe = re.sub(r"[^A-Za-z0-9._-]", "_", self._name or "job")
-        return current().workspace.path("glue-bookmarks") / f"{safe}.json"
+        return bookmark_path(current().workspace, self._name or "job")
 
     def _new_files(self, transformation_ctx: str, files: list[tuple[str, str]]) -> list[str]:
         """The files a bookmarked source reads; with job-bookmark-enable they are remembered for commit()."""
@@ -81,6 +84,8 @@ class Job:
                 state["Contexts"].setdefault(ctx, {}).update(files)
             state["Run"] += 1
             state["JobName"] = self._name
+            state["PreviousRunId"] = state.get("RunId", "")
+            state["RunId"] = _run_id()
             write_json(path, state)
         self._state, self._pending = state, {}
 
