@@ -246,8 +246,8 @@ def run_command(definition: str, input_: str | None, name: str | None, real_time
                 handlers: tuple[str, ...], as_json: bool, show_history: bool, mock_config: str | None,
                 test_case: str | None, allow_missing: bool) -> None:
     """Run DEFINITION (a .json file) and print its result."""
+    from emulator.integrations.mocks import MockConfigError, test_case_for
     from emulator.testing.cli import run_options
-    from emulator.testing.mocks import MockConfigError, test_case_for
     from emulator.testing.preflight import format_missing, preflight
 
     chosen = _execution_name(name)
@@ -352,7 +352,7 @@ def _print_history(events: list[dict[str, Any]], full: bool = False) -> None:
 
 def _print_state(events: list[dict[str, Any]], definition: Any, name: str) -> None:
     """Every visit of state `name`: where it ran, its input, its output or error, its attempts, in full."""
-    from emulator.testing.report import Trace
+    from emulator.engine.trace import Trace
 
     visits = [v for v in Trace(events, definition if isinstance(definition, dict) else None).visits
               if v.name == name]
@@ -391,7 +391,7 @@ def redrive_command(execution: str, handlers: tuple[str, ...], as_json: bool) ->
     saved = Execution(str(record.get("name")), str(record.get("executionArn")), machine.arn,
                       json.loads(record.get("input") or "{}"))
     saved.status, saved.error, saved.cause = record.get("status", "RUNNING"), record.get("error"), record.get("cause")
-    saved.history, saved.definition, saved.state_machine = events, definition, machine
+    saved.history, saved.state_machine = events, machine
     saved.redrive_count = int(record.get("redriveCount") or 0)
     saved.start_date = _instant(record.get("startDate"))
     started = time.perf_counter()

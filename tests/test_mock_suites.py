@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from emulator.integrations.mocks import MockConfig
 from emulator.testing.cli import test_command as sfn_test
-from emulator.testing.mocks import MockConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "definitions" / "mocks.json"

@@ -10,7 +10,7 @@ import pytest
 
 import emulator
 from emulator.backends.outbox import Outbox
-from emulator.testing.mocks import MockConfig, MockConfigError
+from emulator.integrations.mocks import MockConfig, MockConfigError
 from tests.conftest import chain, types
 
 HERE = Path(__file__).parent / "mock_configs"

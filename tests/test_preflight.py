@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import emulator
-from emulator.testing.mocks import MockConfig
+from emulator.integrations.mocks import MockConfig
 from emulator.testing.preflight import check_command, format_missing, needs, preflight
 from tests.conftest import chain
 

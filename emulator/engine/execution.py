@@ -27,11 +27,11 @@ from emulator.engine.history import MAX_EVENTS, History, HistoryLimitExceeded, c
 from emulator.engine.interpreter import Branch, ExecutionTimedOut, Interpreter, Run
 from emulator.engine.observe import Observer
 from emulator.engine.report import RootCause, root_cause
+from emulator.engine.trace import ExecutionAssertions
 from emulator.engine.variables import Variables
 from emulator.errors import RUNTIME, TIMEOUT, DefinitionError, Diagnostic, StatesError, check_execution_name
 from emulator.integrations import Registry
-from emulator.testing.mocks import MockConfig, MockSource, TestCase, test_case_for
-from emulator.testing.report import ExecutionAssertions
+from emulator.integrations.mocks import MockConfig, MockSource, TestCase, test_case_for
 from emulator.workspace import Workspace
 
 ACCOUNT = "123456789012"
@@ -50,7 +50,7 @@ if sys.getrecursionlimit() < RECURSION_LIMIT:
 class Execution(ExecutionAssertions):
     """One execution: its status, output or error, and its history (DescribeExecution + GetExecutionHistory).
 
-    Test helpers (emulator/testing/report.py): `path`, `state(name)`, `calls(service)`,
+    Test helpers (emulator/engine/trace.py): `path`, `state(name)`, `calls(service)`,
     `assert_succeeded()`, `assert_failed(error=...)`.
     """
 
@@ -66,8 +66,6 @@ class Execution(ExecutionAssertions):
         self.start_date: datetime | None = None
         self.stop_date: datetime | None = None
         self.history: list[dict[str, Any]] = []
-        # The state machine's definition: places each visited state in its branch or iteration (`path`).
-        self.definition: dict[str, Any] | None = None
         self.redrive_count = 0
         self.state_machine: StateMachine | None = None  # what `redrive` runs again
         self._done = threading.Event()
@@ -77,6 +75,11 @@ class Execution(ExecutionAssertions):
     def __repr__(self) -> str:
         detail = f"error={self.error!r}" if self.error else f"output={to_json(self.output)[:60]}"
         return f"<Execution {self.name} {self.status} {detail}>"
+
+    @property
+    def definition(self) -> dict[str, Any] | None:
+        """The state machine's definition: places each visited state in its branch or iteration (`path`)."""
+        return self.state_machine.definition if self.state_machine is not None else None
 
     def redrive(self, resources: Mapping[str, Callable[..., Any]] | None = None) -> Execution:
         """RedriveExecution: run again from the states that did not succeed, in place (same name, ARN and
@@ -150,7 +153,7 @@ class StateMachine:
                                   ) from None
         self.name = name
         self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
-        # A MockConfig or TestCase given as resources mocks every run (see emulator/testing/mocks.py).
+        # A MockConfig or TestCase given as resources mocks every run (see emulator/integrations/mocks.py).
         self.mock_config: MockSource | None = None
         if isinstance(resources, MockConfig | TestCase):
             self.mock_config, resources = resources, None
@@ -196,7 +199,6 @@ class StateMachine:
         data = json.loads(input_text)
         arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{self.name}:{name}"
         execution = Execution(name, arn, self.arn, json.loads(input_text))
-        execution.definition = self.definition
         execution.state_machine = self
         history = History(limit=max_events)
         execution.history = history.events

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.testing.report import Trace, Visit
+from emulator.engine.trace import Trace, Visit
 
 _CONTAINERS = ("Map", "Parallel")
 _CONTAINER_FAILED = ("MapStateFailed", "ParallelStateFailed")

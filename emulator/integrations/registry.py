@@ -147,7 +147,7 @@ class Registry:
         # For nested executions (integrations/stepfunctions.py): machines by name, and the run's options.
         self.state_machines: dict[str, Any] = {}
         self.run_options: dict[str, Any] = {}
-        # The active test case's mocks (emulator/testing/mocks.py MockSession), consulted per call by state name.
+        # The active test case's mocks (emulator/integrations/mocks.py MockSession), consulted per call by state name.
         self.mocks: Any = None
 
     @property

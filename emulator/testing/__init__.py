@@ -1,7 +1,7 @@
-"""Testing state machines: AWS Step Functions Local's mock config (mocks.py), `sfn-local test` (cli.py),
-the pytest plugin (plugin.py), execution reports and assertions (report.py) and pre-flight checks
-(preflight.py)."""
+"""Testing state machines: `sfn-local test` (cli.py), the pytest plugin (plugin.py) and pre-flight checks
+(preflight.py). What they stand on lives below: the mock config in emulator/integrations/mocks.py (Task
+resolution), visits, calls and assertions on an Execution in emulator/engine/trace.py."""
 
-from emulator.testing.mocks import MockConfig, MockConfigError, TestCase
+from emulator.integrations.mocks import MockConfig, MockConfigError, TestCase
 
 __all__ = ["MockConfig", "MockConfigError", "TestCase"]

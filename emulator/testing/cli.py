@@ -21,9 +21,10 @@ from typing import Any
 
 import click
 
+from emulator.engine.trace import root_cause, trace
 from emulator.errors import DefinitionError
-from emulator.testing.mocks import MOCK_CONFIG_ENV, TEST_CASE_ENV, MockConfig, MockConfigError, TestCase
-from emulator.testing.report import first_difference, root_cause, trace
+from emulator.integrations.mocks import MOCK_CONFIG_ENV, TEST_CASE_ENV, MockConfig, MockConfigError, TestCase
+from emulator.testing.diff import first_difference
 from emulator.workspace import ConfigError, Workspace, load_config
 
 DEFAULT_MOCK_FILES = ("sfn-local.mocks.json", "definitions/mocks.json", "tests/mocks.json")

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from emulator.testing.mocks import MockedResponse, Outcome, TestCase
-from emulator.testing.report import first_difference
+from emulator.integrations.mocks import MockedResponse, Outcome, TestCase
+from emulator.testing.diff import first_difference
 from emulator.workspace import Workspace
 
 TARGETS = ("local", "aws")

@@ -17,8 +17,8 @@ from typing import Any
 import click
 
 from emulator.errors import DefinitionError, StatesError
+from emulator.integrations.mocks import TestCase
 from emulator.integrations.registry import Registry, parse_resource
-from emulator.testing.mocks import TestCase
 from emulator.workspace import ConfigError
 
 _S3_URI = re.compile(r"s3a?://([^/\s]+)(/[^\s]*)?")
