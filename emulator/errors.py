@@ -70,7 +70,7 @@ _NAME_FORBIDDEN = frozenset('<>{}[]?*"#%\\^|~`$&,;:/')
 MAX_NAME_LENGTH = 80
 
 
-def _forbidden_in_name(char: str) -> bool:
+def forbidden_in_name(char: str) -> bool:
     code = ord(char)
     return (char in _NAME_FORBIDDEN or char.isspace() or code <= 0x1F or 0x7F <= code <= 0x9F
             or 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF, 0x10FFFF))
@@ -108,6 +108,6 @@ def check_execution_name(name: object) -> str:
         bound = "greater than or equal to 1" if not name else f"less than or equal to {MAX_NAME_LENGTH}"
         raise InvalidName("ValidationException", f"1 validation error detected: Value '{name}' at 'name' failed "
                           f"to satisfy constraint: Member must have length {bound}")
-    if any(_forbidden_in_name(c) for c in name):
+    if any(forbidden_in_name(c) for c in name):
         raise InvalidName("InvalidName", f"Invalid Name: '{name}'")
     return name

@@ -7,10 +7,8 @@ None for a request that is not its own.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import traceback
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from emulator.backends import Backends
+from emulator.server import data
 from emulator.server.protocol import ServiceError, error_response, json_response, parse_json_body
 from emulator.server.stepfunctions import StepFunctions
 from emulator.workspace import Workspace
@@ -31,16 +30,6 @@ _log = logging.getLogger("sfn-local.server")
 def _unknown(request: Request) -> Response:
     target = request.headers.get("x-amz-target") or f"{request.method} {request.url.path}"
     return error_response(ServiceError("UnknownOperationException", f"Unknown operation: {target}"))
-
-
-def _data_front() -> Any:
-    """The data services' front, or None while that module does not exist."""
-    try:
-        return importlib.import_module("emulator.server.data")
-    except ModuleNotFoundError as exc:
-        if exc.name != "emulator.server.data":
-            raise
-        return None
 
 
 def create_app(workspace: Workspace | None = None, *, clock: str = "virtual",
@@ -63,9 +52,8 @@ def create_app(workspace: Workspace | None = None, *, clock: str = "virtual",
                 _log.error("%s failed:\n%s", target, traceback.format_exc())
                 return error_response(ServiceError("InternalFailure", f"{type(exc).__name__}: {exc}", 500))
             return json_response(result)
-        data = _data_front()
         try:
-            response = None if data is None else await data.handle(request, backends)
+            response = await data.handle(request, backends)
         except ServiceError as err:
             return error_response(err)
         except Exception as exc:

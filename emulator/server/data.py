@@ -10,9 +10,7 @@ protocol's error shape, so boto3 raises its modelled exceptions.
 
 from __future__ import annotations
 
-import json
 import logging
-import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,7 +20,7 @@ from starlette.responses import Response
 
 from emulator.backends import Backends
 from emulator.server import athena, emr, glue, s3, sns, sqs
-from emulator.server.protocol import ServiceError
+from emulator.server.protocol import ServiceError, error_response, json_response, parse_json_body
 
 log = logging.getLogger(__name__)
 
@@ -63,29 +61,17 @@ async def _json_call(request: Request, backends: Backends, prefix: str, action: 
     version, actions = _JSON_SERVICES[prefix]
     media_type = f"application/x-amz-json-{version}"
     try:
-        try:
-            params = json.loads(await request.body() or b"{}")
-        except ValueError:
-            raise ServiceError("SerializationException", "The request body is not valid JSON") from None
-        if not isinstance(params, dict):
-            raise ServiceError("SerializationException", "The request body must be a JSON object")
+        params = parse_json_body(await request.body())
         function = actions.get(action)
         if function is None:
             raise ServiceError("UnknownOperationException", f"{prefix}.{action} is not supported locally")
         result = await run_in_threadpool(function, backends, params)
     except ServiceError as exc:
-        return json_error(exc, media_type)
+        return error_response(exc, media_type)
     except Exception as exc:  # a fault of this emulator: answer as AWS does, not with a traceback page
         log.exception("%s.%s failed", prefix, action)
-        return json_error(ServiceError("InternalFailure", f"{type(exc).__name__}: {exc}", 500), media_type)
-    return Response(json.dumps(_in_seconds(result)), media_type=media_type,
-                    headers={"x-amzn-RequestId": str(uuid.uuid4())})
-
-
-def json_error(exc: ServiceError, media_type: str) -> Response:
-    """The JSON protocols' error: `__type` (and x-amzn-errortype) name the exception boto3 raises."""
-    return Response(json.dumps({"__type": exc.code, "message": exc.message}), exc.status, media_type=media_type,
-                    headers={"x-amzn-errortype": exc.code, "x-amzn-RequestId": str(uuid.uuid4())})
+        return error_response(ServiceError("InternalFailure", f"{type(exc).__name__}: {exc}", 500), media_type)
+    return json_response(_in_seconds(result), content_type=media_type)
 
 
 def _in_seconds(value: Any) -> Any:

@@ -4,23 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from emulator.backends import Backends
 from emulator.integrations.emr import Emr, EmrError
-from emulator.server.protocol import ServiceError
-
-Params = dict[str, Any]
-Action = Callable[[Backends, Params], Params]
+from emulator.server.protocol import Action, Params, backend_action
 
 
 def _wrap(action: Callable[[Emr, Params], Params]) -> Action:
-    def run(backends: Backends, params: Params) -> Params:
-        try:
-            return action(Emr(backends.workspace, backends.spark), params)
-        except EmrError as exc:
-            raise ServiceError(exc.code, exc.message) from None
-    return run
+    return backend_action(action, lambda backends: Emr(backends.workspace, backends.spark), EmrError)
 
 
 def _run_job_flow(emr: Emr, params: Params) -> Params:

@@ -6,32 +6,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from emulator.backends import Backends
 from emulator.backends.catalog import GlueError
 from emulator.integrations import glue as catalog_api
 from emulator.integrations.gluejobs import GlueJobError, GlueJobs
-from emulator.server.protocol import ServiceError
-
-Params = dict[str, Any]
-Action = Callable[[Backends, Params], Params]
+from emulator.server.protocol import Action, Params, backend_action
 
 
 def _catalog(action: Callable[[Any, Params], Params]) -> Action:
-    def run(backends: Backends, params: Params) -> Params:
-        try:
-            return action(backends.catalog, params)
-        except GlueError as exc:
-            raise ServiceError(exc.code, exc.message) from None
-    return run
+    return backend_action(action, lambda backends: backends.catalog, GlueError)
 
 
 def _jobs(action: Callable[[GlueJobs, Params], Params]) -> Action:
-    def run(backends: Backends, params: Params) -> Params:
-        try:
-            return action(GlueJobs(backends.workspace, backends.spark), params)
-        except GlueJobError as exc:
-            raise ServiceError(exc.code, exc.message) from None
-    return run
+    return backend_action(action, lambda backends: GlueJobs(backends.workspace, backends.spark), GlueJobError)
 
 
 ACTIONS: dict[str, Action] = {

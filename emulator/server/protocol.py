@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from starlette.responses import Response
 
 AMZ_JSON_1_0 = "application/x-amz-json-1.0"
+
+Params = dict[str, Any]
+# A JSON-protocol action: the server's backends and the request's parameters → the response's.
+Action = Callable[[Any, Params], Params]
 
 
 class ServiceError(Exception):
@@ -27,6 +32,25 @@ class ServiceError(Exception):
         self.code = code
         self.message = message
         self.status = status
+
+
+def _code_and_message(exc: Any) -> ServiceError:
+    return ServiceError(exc.code, exc.message)
+
+
+def backend_action(action: Callable[[Any, Params], Params], backend: Callable[[Any], Any],
+                   errors: type[Exception] | tuple[type[Exception], ...],
+                   translate: Callable[[Any], ServiceError] = _code_and_message) -> Action:
+    """An action calling `action(backend(backends), params)`, the backend's errors as the API's
+    (the HTTP twin of integrations.registry.backend_handler: one backend, two fronts)."""
+
+    def run(backends: Any, params: Params) -> Params:
+        try:
+            return action(backend(backends), params)
+        except errors as exc:
+            raise translate(exc) from None
+
+    return run
 
 
 def _encode(value: Any) -> Any:

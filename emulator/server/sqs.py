@@ -11,17 +11,13 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from typing import Any
 
-from emulator.backends import Backends
 from emulator.backends.outbox import Outbox, QueueError
 from emulator.errors import StatesError
 from emulator.integrations.messaging import md5_of_attributes, send_message
 from emulator.integrations.registry import TaskContext
-from emulator.server.protocol import ServiceError
+from emulator.server.protocol import Action, Params, ServiceError, backend_action
 
-Params = dict[str, Any]
-Action = Callable[[Backends, Params], Params]
 _URL = "https://sqs.us-east-1.amazonaws.com/123456789012/{}"
 _SENDER = "AIDAIT2UOQQY3AUEKVGXU"
 _LONG_POLL_STEP = 0.05  # seconds between looks while ReceiveMessage waits for messages
@@ -126,12 +122,7 @@ def _purge_queue(outbox: Outbox, p: Params) -> Params:
 
 
 def _wrap(action: Callable[[Outbox, Params], Params]) -> Action:
-    def run(backends: Backends, params: Params) -> Params:
-        try:
-            return action(backends.outbox, params)
-        except QueueError as exc:
-            raise ServiceError(exc.code, exc.message) from None
-    return run
+    return backend_action(action, lambda backends: backends.outbox, QueueError)
 
 
 ACTIONS: dict[str, Action] = {

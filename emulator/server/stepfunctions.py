@@ -30,7 +30,7 @@ from emulator.backends import Backends
 from emulator.engine import tokens
 from emulator.engine.execution import ACCOUNT, REGION, Execution, StateMachine
 from emulator.engine.history import MAX_PAYLOAD_BYTES
-from emulator.errors import DefinitionError, Diagnostic
+from emulator.errors import MAX_NAME_LENGTH, DefinitionError, Diagnostic, forbidden_in_name
 from emulator.server.protocol import ServiceError
 from emulator.store import ACTIVITY, ALIAS, EXECUTION, MACHINE, VERSION, Store
 from emulator.workspace import Workspace
@@ -38,8 +38,6 @@ from emulator.workspace import Workspace
 _PREFIX = f"arn:aws:states:{REGION}:{ACCOUNT}"
 _ARN = re.compile(r"arn:aws:states:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<kind>stateMachine|execution|"
                   r"activity|express):(?P<name>[^:]+)(?::(?P<qualifier>[^:]+))?")
-# AWS's name rule: 1-80 characters, none of whitespace, brackets, wildcards, these specials, controls.
-_BAD_NAME = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 _ALIAS_NAME = re.compile(r"(?=.*[A-Za-z_.-])[A-Za-z0-9_.-]{1,80}")
 _TYPES = ("STANDARD", "EXPRESS")
 _STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
@@ -74,7 +72,9 @@ def _required(params: Params, key: str) -> Any:
 
 
 def _check_name(name: Any, what: str = "Name") -> str:
-    if not isinstance(name, str) or not 1 <= len(name) <= 80 or _BAD_NAME.search(name):
+    """AWS's name rule for machines, executions and activities (emulator.errors.check_execution_name's
+    characters), with every violation, length included, answered as InvalidName."""
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_LENGTH or any(map(forbidden_in_name, name)):
         raise ServiceError("InvalidName", f"Invalid {what}: '{name}'")
     return name
 
