@@ -143,6 +143,18 @@ def load_config(project: Path) -> Config:
     return Config()
 
 
+def flock_file(path: Path) -> int:
+    """A descriptor of `path` (created if need be) holding an exclusive flock; closing it releases the lock."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 class WorkspaceLock:
     """A lock that holds across threads and processes: a thread RLock plus flock on a file.
 
@@ -161,17 +173,10 @@ class WorkspaceLock:
         self._thread.acquire()
         if self._depth == 0:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                except BaseException:
-                    os.close(fd)
-                    raise
+                self._fd = flock_file(self.path)
             except BaseException:
                 self._thread.release()
                 raise
-            self._fd = fd
         self._depth += 1
         return self
 

@@ -30,8 +30,8 @@ import re
 import shutil
 import stat
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -205,6 +205,30 @@ def _md5(data: bytes) -> str:
     return f'"{hashlib.md5(data).hexdigest()}"'
 
 
+@contextmanager
+def _optional_dir(opener: Callable[[], int], create: bool, where: str) -> Iterator[int | None]:
+    """A folder opened by `opener` without following links; None when it is absent (or a link) and is
+    not being created, an InvalidRequest when it is a link and should be written to."""
+    try:
+        fd = opener()
+    except FileNotFoundError:
+        if create:
+            raise
+        fd = None
+    except OSError as exc:
+        if not _is_link_error(exc):
+            raise
+        if create:
+            raise S3Error("InvalidRequest", f"{where} is a symbolic link or not a folder; the store does not follow "
+                                            "links") from None
+        fd = None
+    if fd is None:
+        yield None
+        return
+    with _fd(fd):
+        yield fd
+
+
 class ObjectStore:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
@@ -268,52 +292,19 @@ class ObjectStore:
         with _fd(fd):
             yield fd
 
-    @contextmanager
-    def _meta_dir(self, bucket: str, create: bool) -> Iterator[int | None]:
+    def _meta_dir(self, bucket: str, create: bool) -> AbstractContextManager[int | None]:
         """`<workspace>/s3-metadata/<bucket>`, reached without following links (None when absent)."""
-        try:
+
+        def opener() -> int:
             if create:
                 self.workspace.root.mkdir(parents=True, exist_ok=True)
             with _fd(os.open(self.workspace.root, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)) as ws:
-                fd = _open_path(ws, [_META_DIR, _meta_name(bucket)], create)
-        except FileNotFoundError:
-            if create:
-                raise
-            fd = None
-        except OSError as exc:
-            if not _is_link_error(exc):
-                raise
-            if create:
-                raise S3Error("InvalidRequest", f"{self.workspace.root / _META_DIR / _meta_name(bucket)} is a "
-                                                "symbolic link or "
-                                                "not a folder; the store does not follow links") from None
-            fd = None
-        if fd is None:
-            yield None
-            return
-        with _fd(fd):
-            yield fd
+                return _open_path(ws, [_META_DIR, _meta_name(bucket)], create)
 
-    @contextmanager
-    def _escape_dir(self, root: int, create: bool) -> Iterator[int | None]:
-        try:
-            fd = _open_dir(root, _ESCAPE_DIR, create)
-        except FileNotFoundError:
-            if create:
-                raise
-            fd = None
-        except OSError as exc:
-            if not _is_link_error(exc):
-                raise
-            if create:
-                raise S3Error("InvalidRequest", f"{_ESCAPE_DIR} in the bucket is a symbolic link or not a folder; "
-                                                "the store does not follow links") from None
-            fd = None
-        if fd is None:
-            yield None
-            return
-        with _fd(fd):
-            yield fd
+        return _optional_dir(opener, create, str(self.workspace.root / _META_DIR / _meta_name(bucket)))
+
+    def _escape_dir(self, root: int, create: bool) -> AbstractContextManager[int | None]:
+        return _optional_dir(lambda: _open_dir(root, _ESCAPE_DIR, create), create, f"{_ESCAPE_DIR} in the bucket")
 
     # -- finding a key ---------------------------------------------------------------------
     @contextmanager

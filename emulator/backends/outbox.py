@@ -14,16 +14,12 @@ task polls for (from this process or any other that shares the workspace).
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import json
 import os
 import re
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +30,6 @@ from emulator.workspace import Workspace
 DEDUPLICATION_WINDOW_SECONDS = 300
 
 # Threads of one process share the file lock, so they also need a lock of their own.
-_THREAD_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -63,15 +58,6 @@ class Outbox:
     def log(self) -> Path:
         return self.folder / "messages.jsonl"
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        with _THREAD_LOCK, (self.folder / ".lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
     def _read(self) -> list[dict[str, Any]]:
         if not self.log.is_file():
             return []
@@ -86,7 +72,7 @@ class Outbox:
         """
         fifo = _name_of(target).endswith(".fifo")
         now = time.time()
-        with self._locked():
+        with self.workspace.lock("outbox"):
             sequence = None
             if fifo:
                 earlier = [m for m in self._read() if m["Service"] == service and m["Target"] == target]
@@ -113,7 +99,7 @@ class Outbox:
 
     def messages(self, topic: str | None = None, queue: str | None = None) -> list[dict[str, Any]]:
         """Recorded messages, oldest first; `topic` / `queue` match a full ARN/URL or the short name."""
-        with self._locked():
+        with self.workspace.lock("outbox"):
             entries = self._read()
         if topic is not None:
             entries = [m for m in entries if m["Service"] == "sns" and topic in (m["Target"], _name_of(m["Target"]))]
@@ -122,7 +108,7 @@ class Outbox:
         return entries
 
     def clear(self) -> None:
-        with self._locked():
+        with self.workspace.lock("outbox"):
             self.log.unlink(missing_ok=True)
 
     # -- task tokens ------------------------------------------------------------------------
@@ -187,7 +173,7 @@ class Outbox:
             raise QueueError("InvalidParameterValue", "Can only include alphanumeric characters, hyphens, or "
                                                       "underscores. 1 to 80 in length")
         wanted = _queue_attributes(name, attributes)
-        with self._locked():
+        with self.workspace.lock("outbox"):
             state = self._sqs_state()
             existing = state["queues"].get(name)
             if existing is not None:
@@ -200,14 +186,14 @@ class Outbox:
 
     def queue_names(self) -> list[str]:
         """Queues created, plus queues messages were sent to."""
-        with self._locked():
+        with self.workspace.lock("outbox"):
             names = set(self._sqs_state()["queues"])
             names.update(_name_of(m["Target"]) for m in self._read() if m["Service"] == "sqs")
         return sorted(names)
 
     def queue_attributes(self, name: str) -> dict[str, str]:
         """GetQueueAttributes' full map: the queue's settings and its approximate counts."""
-        with self._locked():
+        with self.workspace.lock("outbox"):
             entries = self._read()
             state = self._sqs_state()
             queue = self._queue(state, name, entries)
@@ -248,7 +234,7 @@ class Outbox:
         Each returned entry carries ReceiptHandle, ApproximateReceiveCount and FirstReceiveTimestamp.
         """
         out: list[dict[str, Any]] = []
-        with self._locked():
+        with self.workspace.lock("outbox"):
             entries = self._read()
             state = self._sqs_state()
             queue = self._queue(state, name, entries)
@@ -283,7 +269,7 @@ class Outbox:
             message_id = base64.urlsafe_b64decode(receipt_handle.encode()).decode().split(":", 1)[0]
         except (ValueError, UnicodeDecodeError):
             message_id = ""
-        with self._locked():
+        with self.workspace.lock("outbox"):
             entries = self._read()
             state = self._sqs_state()
             self._queue(state, name, entries)
@@ -295,7 +281,7 @@ class Outbox:
 
     def purge_queue(self, name: str) -> None:
         """PurgeQueue: every message sent so far is gone."""
-        with self._locked():
+        with self.workspace.lock("outbox"):
             entries = self._read()
             state = self._sqs_state()
             queue = state["queues"].setdefault(name, self._queue(state, name, entries))
@@ -312,7 +298,7 @@ class Outbox:
 
     def create_topic(self, arn: str) -> None:
         """CreateTopic: idempotent."""
-        with self._locked():
+        with self.workspace.lock("outbox"):
             topics = self._topics()
             if arn not in topics:
                 topics[arn] = {"Subscriptions": []}
@@ -320,7 +306,7 @@ class Outbox:
 
     def topic_arns(self) -> list[str]:
         """Topics created, plus topics messages were published to."""
-        with self._locked():
+        with self.workspace.lock("outbox"):
             arns = set(self._topics())
             arns.update(m["Target"] for m in self._read() if m["Service"] == "sns" and m["Target"].startswith("arn:"))
         return sorted(arns)
@@ -328,7 +314,7 @@ class Outbox:
     def subscribe(self, arn: str, protocol: str, endpoint: str) -> str:
         """Subscribe: recorded only (nothing is delivered); returns the SubscriptionArn."""
         subscription = f"{arn}:{uuid.uuid4()}"
-        with self._locked():
+        with self.workspace.lock("outbox"):
             topics = self._topics()
             topics.setdefault(arn, {"Subscriptions": []})["Subscriptions"].append(
                 {"SubscriptionArn": subscription, "Protocol": protocol, "Endpoint": endpoint})

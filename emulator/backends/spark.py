@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import atexit
 import builtins
-import fcntl
 import io
 import os
 import re
@@ -44,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emulator.backends.objectstore import ObjectStore, S3Error
-from emulator.workspace import Workspace
+from emulator.workspace import Workspace, flock_file
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -162,14 +161,7 @@ class _JobLease:
     def __enter__(self) -> None:
         with self._gate:
             if self._holders == 0:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                except BaseException:
-                    os.close(fd)
-                    raise
-                self._fd = fd
+                self._fd = flock_file(self.path)
             self._holders += 1
 
     def __exit__(self, *exc_info: object) -> None:
