@@ -314,7 +314,7 @@ def _print_execution(execution: Execution, saved: Path | None, wall: float) -> N
     click.echo(f"{execution.status}  {execution.name}  ({states} states; execution time {_duration(span)}, "
                f"ran in {wall * 1000:.0f} ms)")
     if execution.status == "SUCCEEDED":
-        from emulator.progress import render_output
+        from emulator.tables import render_output
 
         click.echo(render_output(execution.output))
     else:
@@ -685,6 +685,7 @@ def catalog_show(table: str) -> None:
 def query_command(sql: str, database: str | None) -> None:
     """Run Athena SQL on the local catalog (DuckDB) and print the result as a table."""
     from emulator.backends.sql import AthenaError  # DuckDB and sqlglot load only for this command
+    from emulator.tables import result_rows, text_table
 
     engine = Backends(_workspace()).sql
     try:
@@ -697,7 +698,7 @@ def query_command(sql: str, database: str | None) -> None:
         token = None
         while True:
             page = engine.get_query_results(query_id, next_token=token)
-            rows += [[d.get("VarCharValue", "NULL") for d in r["Data"]] for r in page["ResultSet"]["Rows"]]
+            rows += result_rows(page["ResultSet"]["Rows"]) if page["ResultSet"]["Rows"] else []
             token = page.get("NextToken")
             if not token:
                 break
@@ -706,11 +707,8 @@ def query_command(sql: str, database: str | None) -> None:
     if not rows:
         click.echo(f"OK ({page.get('UpdateCount', 0)} row(s) affected)")
         return
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for index, row in enumerate(rows):
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-        if index == 0:
-            click.echo("  ".join("-" * w for w in widths))
+    for line in text_table(rows):
+        click.echo(line)
     click.echo(f"({len(rows) - 1} row(s); {execution['ResultConfiguration']['OutputLocation']})")
 
 

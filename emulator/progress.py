@@ -1,25 +1,19 @@
-"""What `sfn-local run` shows a person: live progress on a terminal, Athena results as tables.
+"""What `sfn-local run` shows a person on a terminal: live progress.
 
 `Progress` is an engine observer (`emulator.engine.observe`) that keeps the states running now and each
 Parallel / Map state's branch counts, and draws them with a transient `rich.live.Live` while the
-execution runs; `summary` is the one line left behind. `render_output` prints an execution's output as
-JSON with every Athena ResultSet inside it drawn as a table below.
+execution runs; `summary` is the one line left behind. (Athena results as tables: emulator/tables.py.)
 """
 
 from __future__ import annotations
 
-import io
-import json
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from rich import box
 from rich.console import Console, Group
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
 from emulator.engine.observe import Context, Observer, Path
@@ -150,64 +144,3 @@ class Progress(Observer):
             fans = [f"{self._fans[key].name} {self._fans[key].text()}" for key in self._order]
         parts = [status, f"real {_seconds(wall)}", f"virtual {_seconds(virtual)}", f"{self.visited} states visited"]
         return " · ".join(parts + fans)
-
-
-# -- Athena results as tables ---------------------------------------------------------------------
-def _is_rows(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(
-        isinstance(row, dict) and isinstance(row.get("Data"), list)
-        and all(isinstance(cell, dict) for cell in row["Data"]) for row in value)
-
-
-def _is_result_set(value: Any) -> bool:
-    return isinstance(value, dict) and _is_rows(value.get("Rows"))
-
-
-def _columns(result_set: dict[str, Any]) -> list[str] | None:
-    info = (result_set.get("ResultSetMetadata") or {}).get("ColumnInfo")
-    if isinstance(info, list) and all(isinstance(c, dict) for c in info):
-        return [str(c.get("Label") or c.get("Name") or "") for c in info]
-    return None
-
-
-def result_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> Table:
-    """Athena `Rows` as a table; its first row is the header (GetQueryResults' first page starts with the
-    column names) unless `columns` are given and that row differs from them."""
-    values = [[cell.get("VarCharValue") for cell in row["Data"]] for row in rows]
-    if columns is None or (values and values[0] == columns):
-        columns, values = [str(v) for v in values[0]], values[1:]
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column in columns:
-        table.add_column(column)
-    for row in values:
-        table.add_row(*("NULL" if v is None else str(v) for v in row))
-    return table
-
-
-def _extract(value: Any, where: str, found: list[tuple[str, Table, int]]) -> Any:
-    """`value` with each ResultSet (or Rows list) replaced by a note pointing at its table in `found`."""
-    if _is_result_set(value) or _is_rows(value):
-        rows = value["Rows"] if isinstance(value, dict) else value
-        table = result_table(rows, _columns(value) if isinstance(value, dict) else None)
-        found.append((where, table, table.row_count))
-        return f"(table {len(found)} below: {table.row_count} rows)"
-    if isinstance(value, dict):
-        return {key: _extract(item, f"{where}.{key}", found) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_extract(item, f"{where}[{i}]", found) for i, item in enumerate(value)]
-    return value
-
-
-def _tables(found: list[tuple[str, Table, int]]) -> Iterator[str]:
-    for number, (where, table, _) in enumerate(found, 1):
-        buffer = io.StringIO()
-        Console(file=buffer, color_system=None, width=160, force_terminal=False).print(table)
-        body = "\n".join(line.rstrip() for line in buffer.getvalue().rstrip().splitlines())
-        yield f"table {number}: {where}\n{body}"
-
-
-def render_output(output: Any) -> str:
-    """An execution's output for a person: JSON, with every Athena ResultSet drawn as a table after it."""
-    found: list[tuple[str, Table, int]] = []
-    text = json.dumps(_extract(output, "$", found), indent=2, ensure_ascii=False, default=str)
-    return "\n".join([text, *_tables(found)])

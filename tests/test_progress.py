@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pexpect
 
-from emulator.progress import render_output
+from emulator.tables import render_output
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 CLI = [sys.executable, "-c", "from emulator.cli import main; main()"]
