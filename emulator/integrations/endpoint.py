@@ -91,14 +91,11 @@ class _Endpoint:
         self.thread.start()
 
     def _run(self, workspace: Workspace) -> None:
-        import uvicorn
-
-        from emulator.server.app import create_app
+        from emulator.server.serve import make_server
 
         # Without TCP_NODELAY each answer waits ~40 ms for a delayed ACK (as `sfn-local serve`).
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server = uvicorn.Server(uvicorn.Config(create_app(workspace), log_level="warning", lifespan="off",
-                                                    timeout_graceful_shutdown=3))
+        self.server = make_server(workspace)
         if not self.stopping:  # the process may end while the server was still loading
             self.server.run(sockets=[self.sock])
 

@@ -51,7 +51,9 @@ def _url(sock: socket.socket, host: str) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _server(workspace: Workspace, clock: str, log_level: str, activity_poll_seconds: float) -> uvicorn.Server:
+def make_server(workspace: Workspace, clock: str = "virtual", log_level: str = "warning",
+                activity_poll_seconds: float = 60.0) -> uvicorn.Server:
+    """The endpoint for `workspace` as a uvicorn server, to run on sockets the caller bound."""
     app = create_app(workspace, clock=clock, activity_poll_seconds=activity_poll_seconds)
     # A stop must not wait out a GetActivityTask long poll (up to a minute).
     return uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="off", timeout_graceful_shutdown=3))
@@ -61,7 +63,7 @@ def start_in_thread(workspace: Workspace | None = None, *, clock: str = "virtual
                     activity_poll_seconds: float = 60.0) -> tuple[str, Callable[[], None]]:
     """Serve on a free loopback port in a background thread; returns (url, stop)."""
     sock = _bind(DEFAULT_HOST, 0)
-    server = _server(workspace or Workspace(), clock, "warning", activity_poll_seconds)
+    server = make_server(workspace or Workspace(), clock, "warning", activity_poll_seconds)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="sfn-local-serve", daemon=True)
     thread.start()
     while not server.started and thread.is_alive():
@@ -104,7 +106,7 @@ def serve_command(host: str, port: int, allow_remote: bool, workspace: str | Non
     except OSError as exc:
         click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         sys.exit(2)
-    server = _server(space, "real" if real_time else "virtual", log_level, 60.0)
+    server = make_server(space, "real" if real_time else "virtual", log_level, 60.0)
     if loopback:  # Lambda handlers run by this server call it rather than a second endpoint
         endpoint.register(space.root, _url(sock, host))
     scope = "loopback only" if loopback else "REMOTE ACCESS ALLOWED"
