@@ -31,7 +31,7 @@ from emulator.asl.values import to_json
 from emulator.engine.clock import CancelToken, Clock, backoff_delay, iso8601
 from emulator.engine.execution import ACCOUNT, DEFAULT_ROLE_ARN, REGION, StateMachine
 from emulator.engine.history import History
-from emulator.engine.interpreter import Branch, Interpreter, Run, _matches
+from emulator.engine.interpreter import Branch, Interpreter, Run, error_matches
 from emulator.engine.observe import Context, Observer
 from emulator.engine.variables import Variables
 from emulator.errors import EXCEED_TOLERATED_FAILURE_THRESHOLD, DefinitionError, StatesError
@@ -270,7 +270,7 @@ def _inspection(stages: dict[str, Any], state: State, branch: Branch, details: d
 
 
 def _retry_index(retriers: list[Any], err: StatesError) -> dict[str, Any]:
-    index = next((i for i, r in enumerate(retriers) if _matches(r.error_equals, err.error)), None)
+    index = next((i for i, r in enumerate(retriers) if error_matches(r.error_equals, err.error)), None)
     return {} if index is None else {"retryIndex": index}
 
 
@@ -417,21 +417,15 @@ def _check_result(resource: Resource, result: Any, mode: str) -> None:
     API's output shape; PRESENT only the present ones; members the API does not have are let through."""
     if mode == "NONE" or resource.kind != "service" or resource.pattern:
         return  # a Lambda function, an activity or a callback/.sync result has no API output shape
-    # botocore loads only when a mocked service result is checked.
-    from emulator.integrations.shapes import _BOTOCORE_NAMES, Problem, _Compiler, _operation, _pascal, _plain_path
+    from emulator.integrations.shapes import output_problems  # botocore loads only when a result is checked
 
-    service = resource.service.removeprefix("aws-sdk:")
-    operation = _operation(_BOTOCORE_NAMES.get(service, service), _pascal(resource.action))
-    if operation is None or operation.output_shape is None:
-        return
-    problems: list[Problem] = []
-    _Compiler(strict=False).shape(operation.output_shape)(result, (), problems)
+    problems = output_problems(resource.service, resource.action, result) or []
     if mode == "PRESENT":
-        problems = [p for p in problems if not p.missing]
+        problems = [p for p in problems if not p[2]]
     if problems:
-        where = _plain_path(problems[0].path) or "$"
+        where, constraint, _ = problems[0]
         _refuse(f"The mock result does not match the {resource.service}:{resource.action} API's output: "
-                f"{where}: {problems[0].constraint}")
+                f"{where or '$'}: {constraint}")
 
 
 @click.command("test-state")

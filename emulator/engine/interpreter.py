@@ -198,7 +198,8 @@ def _failure_details(err: StatesError) -> dict[str, Any]:
     return _error_output(err, "error", "cause")
 
 
-def _matches(error_equals: tuple[str, ...], error: str | None) -> bool:
+def error_matches(error_equals: tuple[str, ...], error: str | None) -> bool:
+    """Whether a Retrier or Catcher naming `error_equals` takes `error` (States.ALL, States.TaskFailed rules)."""
     if error in NOT_MATCHED_BY_ALL:
         return error in error_equals and error != RUNTIME
     return any(name in (ALL, error) or (name == TASK_FAILED and error != TIMEOUT) for name in error_equals)
@@ -327,7 +328,7 @@ class Interpreter:
     @staticmethod
     def _catcher(catchers: list[Catcher], err: StatesError) -> Catcher | None:
         for catcher in catchers:
-            if _matches(catcher.error_equals, err.error):
+            if error_matches(catcher.error_equals, err.error):
                 return catcher
         return None
 
@@ -407,7 +408,7 @@ class Interpreter:
             try:
                 return attempt()
             except StatesError as err:
-                index = next((i for i, r in enumerate(state.retry) if _matches(r.error_equals, err.error)), None)
+                index = next((i for i, r in enumerate(state.retry) if error_matches(r.error_equals, err.error)), None)
                 if index is None:
                     raise
                 retrier = state.retry[index]

@@ -377,3 +377,17 @@ def validator(service: str, action: str) -> Validator | None:
             needed.append(own)
     free = frozenset(_FREE_JSON.get((_BOTOCORE_NAMES.get(name, name), operation_name), ()))
     return Validator(naming, compiler.structure(shape.name, members, tuple(needed), free))
+
+
+def output_problems(service: str, action: str, result: Any) -> list[tuple[str, str, bool]] | None:
+    """How `result` departs from the API's output shape for a Task resource's service and action, as
+    (member path, constraint, whether the member is missing); None when botocore has no output shape.
+    Members the API does not have are let through (TestState's mock checks)."""
+    name = service.removeprefix("aws-sdk:")
+    operation = _operation(_BOTOCORE_NAMES.get(name, name), _pascal(action))
+    if operation is None or operation.output_shape is None:
+        return None
+    problems: list[Problem] = []
+    _Compiler(strict=False).shape(operation.output_shape)(result, (), problems)
+    return [(_plain_path(p.path), p.constraint, p.missing) for p in problems]
+
