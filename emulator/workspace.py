@@ -39,6 +39,14 @@ class Config:
     crawlers: dict[str, dict[str, Any]] = field(default_factory=dict)
     glue_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     lambdas: dict[str, str] = field(default_factory=dict)
+    # Where each service's Task calls go: {"default": "local", "glue": "aws", ...}
+    targets: dict[str, str] = field(default_factory=dict)
+    # The Spark session's settings: master ("local[*]", "spark://host:7077") or remote ("sc://host:15002"), conf
+    spark: dict[str, Any] = field(default_factory=dict)
+    # EventBridge rules: name -> PutRule/PutTargets fields (EventPattern, ScheduleExpression, State, Targets, ...)
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Glue workflows: name -> {Description?, Triggers = [CreateTrigger's fields: Name, Type, Predicate?, Actions]}
+    glue_workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: Path | None = None
 
 
@@ -120,7 +128,19 @@ def _validated(data: dict[str, Any], where: str, project: Path) -> Config:
     for name, spec in lambdas.items():
         _expect(isinstance(spec, str) and ":" in spec, where, f"[lambdas] {name}", "\"module:function\" (string)",
                 spec)
-    return Config(buckets=buckets, crawlers=crawlers, glue_jobs=glue_jobs, lambdas=dict(lambdas), source=Path(where))
+    targets = _section(data, "targets", where)
+    for service, target in targets.items():
+        _expect(target in ("local", "aws"), where, f"[targets] {service}", "\"local\" or \"aws\"", target)
+    spark = _section(data, "spark", where)
+    rules = _section(data, "rules", where)
+    for name, rule in rules.items():
+        _expect(isinstance(rule, dict), where, f"[rules.{name}]", "a table (EventPattern, ScheduleExpression, Targets)",
+                rule)
+    glue_workflows = _section(data, "glue_workflows", where)
+    for name, workflow in glue_workflows.items():
+        _expect(isinstance(workflow, dict), where, f"[glue_workflows.{name}]", "a table with Triggers", workflow)
+    return Config(buckets=buckets, crawlers=crawlers, glue_jobs=glue_jobs, lambdas=dict(lambdas), targets=dict(targets),
+                  spark=dict(spark), rules=dict(rules), glue_workflows=dict(glue_workflows), source=Path(where))
 
 
 def load_config(project: Path) -> Config:
