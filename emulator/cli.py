@@ -15,9 +15,9 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -29,10 +29,10 @@ from emulator.engine.execution import Execution
 from emulator.engine.history import MAX_PAYLOAD_BYTES
 from emulator.errors import ExecutionAlreadyExists, InvalidName, StartExecutionError, check_execution_name
 from emulator.integrations.python import HandlerLoadError, load_callable
-from emulator.workspace import ConfigError, Workspace, write_atomic
+from emulator.workspace import ConfigError, Workspace
 
-# Longest record file name kept readable; longer (multi-byte) names are stored under their hash.
-_MAX_FILE_NAME_BYTES = 240
+if TYPE_CHECKING:
+    from emulator.store import Recorder, Store
 
 
 def _workspace() -> Workspace:
@@ -112,56 +112,100 @@ def _load_machine(definition: str, handlers: tuple[str, ...]) -> StateMachine:
         _fail(f"cannot read definition '{definition}': {exc.strerror or exc}")
 
 
-def _record(execution: Execution) -> dict[str, Any]:
-    """The saved form of an execution: DescribeExecution plus the history, JSON-ready."""
-    out = execution.describe()
-    out["history"] = execution.history
-    # The definition lets `history --state` place visits and `redrive` run the execution again.
-    out["definition"] = execution.definition
-    out["redriveCount"] = execution.redrive_count
-    return out
+@contextlib.contextmanager
+def _store_errors(path: Path) -> Iterator[None]:
+    """A store that cannot be read or written (not a database, locked too long) is one error line."""
+    import sqlite3
 
+    from emulator.store import StoreUnavailable
 
-def _record_path(folder: Path, name: str) -> Path:
-    """Where the execution `name` (already a valid name, so no '/') is saved: always inside `folder`."""
-    file_name = f"{name}.json"
-    if len(file_name.encode("utf-8")) > _MAX_FILE_NAME_BYTES:
-        file_name = f"{hashlib.sha256(name.encode('utf-8')).hexdigest()}.json"
-    return folder / file_name
-
-
-def _reserve(machine: StateMachine, name: str, data: Any) -> Path | None:
-    """Claim `name` in the workspace's store before the run, as StartExecution does, or fail with
-    ExecutionAlreadyExists. The claim is a RUNNING record made with link(2), which never replaces a file,
-    so two processes cannot both take one name."""
-    folder = _workspace().root / "executions"
-    arn = f"{machine.arn.replace(':stateMachine:', ':execution:')}:{name}"
-    record = {"executionArn": arn, "stateMachineArn": machine.arn, "name": name, "status": "RUNNING",
-              "input": json.dumps(data, ensure_ascii=False), "pid": os.getpid(), "history": []}
-    path = _record_path(folder, name)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{os.getpid()}.{uuid.uuid4().hex}.tmp"
-        tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-        try:
-            os.link(tmp, path)
-        finally:
-            tmp.unlink()
-    except FileExistsError:
-        raise ExecutionAlreadyExists(arn) from None
-    except OSError as exc:
-        click.echo(f"warning: cannot save the execution under {folder}: {exc.strerror or exc}", err=True)
-        return None
-    return path
+        yield
+    except (sqlite3.Error, StoreUnavailable) as exc:
+        _fail(f"{path}: cannot use the executions store: {exc}", 1)
 
 
-def _save(execution: Execution, path: Path) -> Path | None:
+def _store_path(ws: Workspace) -> Path:
+    return ws.root / "stepfunctions" / "store.sqlite3"
+
+
+def _open_store(ws: Workspace) -> Store:
+    """The workspace's store of state machines and executions, the one `serve` keeps (made when missing)."""
+    from emulator.store import Store
+
+    with _store_errors(_store_path(ws)):
+        return Store(ws)
+
+
+def _machine_snapshot(store: Store, machine: StateMachine) -> dict[str, Any]:
+    """Record the state machine as CreateStateMachine / UpdateStateMachine would (its definition a new
+    revision when it changed) and return the snapshot an execution keeps of it."""
+    from emulator.store import MACHINE
+
+    text = json.dumps(machine.definition, ensure_ascii=False)
+    revision = hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    now = time.time()
+    doc = store.get(MACHINE, machine.arn)
+    if doc is None:
+        doc = {"stateMachineArn": machine.arn, "name": machine.name, "status": "ACTIVE", "definition": text,
+               "roleArn": machine.role_arn, "type": "STANDARD", "creationDate": now,
+               "loggingConfiguration": {"level": "OFF", "includeExecutionData": False},
+               "tracingConfiguration": {"enabled": False}, "revisionId": revision, "_lastVersion": 0,
+               "_publishedRevision": None}
+        store.put(MACHINE, machine.arn, doc, name=machine.name, created=now)
+    elif doc.get("definition") != text:
+        doc.update(definition=text, revisionId=revision, updateDate=now)
+        store.put(MACHINE, machine.arn, doc, name=machine.name)
+    return {"stateMachineArn": machine.arn, "name": machine.name, "definition": text, "roleArn": machine.role_arn,
+            "updateDate": doc.get("updateDate") or doc["creationDate"],
+            "loggingConfiguration": doc["loggingConfiguration"], "tracingConfiguration": doc["tracingConfiguration"],
+            "revisionId": doc["revisionId"]}
+
+
+def _extra(snapshot: dict[str, Any], seed: int | None) -> dict[str, Any]:
+    """What the store keeps beside a CLI execution: its machine, and the process that runs it."""
+    from emulator.store import CLI
+
+    return {"_machine": snapshot, "_type": "STANDARD", "_seed": seed, "_origin": CLI, "_pid": os.getpid()}
+
+
+def _claim(machine: StateMachine, execution: Execution, seed: int | None) -> Recorder:
+    """Record the execution RUNNING before it runs (its events then as they happen), or fail with
+    ExecutionAlreadyExists as StartExecution does: a name is taken once per state machine, by a run or the server."""
+    from emulator.store import Recorder
+
+    ws = machine.backends.workspace
+    store = _open_store(ws)
+    with _store_errors(_store_path(ws)):
+        recorder = Recorder(store)
+        if recorder.claim(execution, _extra(_machine_snapshot(store, machine), seed)) is None:
+            store.close()
+            exc = ExecutionAlreadyExists(execution.arn)
+            _fail(f"{exc.code}: {exc.message} (see `sfn-local executions`; pick another --name)")
+    return recorder
+
+
+def _finish(recorder: Recorder) -> None:
+    """Commit the execution's last events and its end, and close the store."""
+    with _store_errors(recorder.store.path):
+        recorder.close()
+    recorder.store.close()
+
+
+def save_finished(workspace: Workspace, execution: Execution) -> None:
+    """Record an execution that ran to its end elsewhere (`watch`), with its events; warn when that fails."""
+    from emulator.store import execution_document
+
+    if execution.state_machine is None:
+        return
+    store = _open_store(workspace)
     try:
-        write_atomic(path, json.dumps(_record(execution), default=str, indent=1).encode("utf-8"))
-    except OSError as exc:
-        click.echo(f"warning: could not save the execution to {path}: {exc.strerror or exc}", err=True)
-        return None
-    return path
+        with _store_errors(store.path):
+            doc = execution_document(execution, _extra(_machine_snapshot(store, execution.state_machine), None))
+            if store.write([(execution.arn, execution.history, execution.history_paths)], [], [doc]):
+                click.echo(f"warning: not recorded: {ExecutionAlreadyExists(execution.arn).message}", err=True)
+    finally:
+        store.close()
 
 
 def _execution_name(name: str | None) -> str:
@@ -183,6 +227,9 @@ _LAZY_COMMANDS = {
     "check": "emulator.testing.preflight:check_command",
     "debug": "emulator.debugger.terminal:debug_command",
     "dap": "emulator.debugger.dap:dap_command",
+    "ui": "emulator.console.command:ui_command",
+    "deploy": "emulator.remote:deploy_command",
+    "watch": "emulator.watch:watch_command",
 }
 
 
@@ -242,50 +289,73 @@ def main() -> None:
 @click.option("--test-case", default=None, help="The mock config's test case to run; default $SFN_MOCK_TEST_CASE.")
 @click.option("--allow-missing", is_flag=True,
               help="Run even when a Task's resource has no local handler, mock or backend (it fails as AWS would).")
+@click.option("--target", "target_specs", multiple=True, metavar="SERVICE=local|aws",
+              help="Send SERVICE's Task calls to AWS (boto3) or keep them local; beats SFN_LOCAL_TARGET and "
+                   "[targets]. Repeatable.")
+@click.option("--on", "on", type=click.Choice(["local", "aws"]), default="local", show_default=True,
+              help="Run the whole state machine here, or on AWS Step Functions (its events streamed here).")
 def run_command(definition: str, input_: str | None, name: str | None, real_time: bool, seed: int | None,
                 handlers: tuple[str, ...], as_json: bool, show_history: bool, mock_config: str | None,
-                test_case: str | None, allow_missing: bool) -> None:
+                test_case: str | None, allow_missing: bool, target_specs: tuple[str, ...], on: str) -> None:
     """Run DEFINITION (a .json file) and print its result."""
+    from emulator import targets
     from emulator.integrations.mocks import MockConfigError, test_case_for
     from emulator.testing.cli import run_options
     from emulator.testing.preflight import format_missing, preflight
 
     chosen = _execution_name(name)
     data = _read_input(input_) if input_ is not None else {}
+    if on == "aws":
+        from emulator.remote import RemoteError, run_on_aws
+
+        if handlers or mock_config or test_case or target_specs:
+            _fail("--on aws runs the state machine in AWS Step Functions: --handler, --mock-config, --test-case "
+                  "and --target apply to local runs only")
+        stem = Path(definition).name.split(".")[0] if not definition.lstrip().startswith("{") else "StateMachine"
+        try:
+            sys.exit(run_on_aws(definition, data, chosen, stem or "StateMachine", as_json, show_history))
+        except RemoteError as exc:
+            _fail(str(exc), 1)
+    try:
+        targets.use_cli_targets(targets.parse_cli(target_specs))
+    except targets.TargetError as exc:
+        _fail(str(exc))
     machine = _load_machine(definition, handlers)
     mocks = run_options(mock_config, test_case)
     try:
         case = test_case_for(machine.name, **mocks)
     except MockConfigError as exc:
         _fail(str(exc))
-    missing = preflight(machine, machine.resources, case)
+    try:
+        real = targets.check_ready(machine.definition, machine.backends.workspace)
+    except targets.TargetError as exc:
+        _fail(str(exc))
+    # A state whose service is switched to AWS needs nothing local.
+    missing = [m for m in preflight(machine, machine.resources, case)
+               if not any(m.state in states for states in real.values())]
     if missing and not allow_missing:
         _fail(format_missing(missing), 1)
-    try:
-        record = _reserve(machine, chosen, data)
-    except ExecutionAlreadyExists as exc:
-        _fail(f"{exc.code}: {exc.message}")
     progress = None
     if not as_json and sys.stdout.isatty():  # a person is watching: live progress, then one summary line
         from rich.console import Console
 
         from emulator.progress import Progress
         progress = Progress(Console())
-    started = time.perf_counter()
     try:
-        with progress or contextlib.nullcontext():
-            execution = machine.run(data, name=chosen, clock="real" if real_time else "virtual", seed=seed,
-                                    observer=progress, **mocks)
-    except StartExecutionError as exc:
-        if record is not None:
-            record.unlink(missing_ok=True)  # the call failed, so the name was never taken
+        execution, work = machine.prepare(data, name=chosen, clock="real" if real_time else "virtual", seed=seed,
+                                          observer=progress, **mocks)
+    except StartExecutionError as exc:  # refused before it started: nothing is recorded
         _fail(f"{exc.code}: {exc.message}")
+    recorder = _claim(machine, execution, seed)
+    started = time.perf_counter()
+    with progress or contextlib.nullcontext():
+        work()
     wall = time.perf_counter() - started
+    _finish(recorder)
     if progress is not None:
         span = (execution.stop_date - execution.start_date).total_seconds() if execution.stop_date else 0.0
         click.echo(progress.summary(execution.status, wall, span))
     machine.backends.settle()
-    saved = _save(execution, record) if record is not None else None
     if as_json:
         out = execution.describe()
         out["output"] = execution.output
@@ -294,7 +364,9 @@ def run_command(definition: str, input_: str | None, name: str | None, real_time
             out["history"] = execution.history
         click.echo(json.dumps(out, default=str, indent=2, ensure_ascii=False))
     else:
-        _print_execution(execution, saved, wall)
+        _print_execution(execution, True, wall)
+        if real:
+            click.echo(targets.summary(real))
         if show_history:
             _print_history(execution.history)
     sys.exit(0 if execution.status == "SUCCEEDED" else 1)
@@ -308,7 +380,7 @@ def _duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
 
 
-def _print_execution(execution: Execution, saved: Path | None, wall: float) -> None:
+def _print_execution(execution: Execution, recorded: bool | None, wall: float) -> None:
     states = sum(1 for e in execution.history if e["type"].endswith("StateEntered"))
     span = (execution.stop_date - execution.start_date).total_seconds() if execution.stop_date else 0.0
     click.echo(f"{execution.status}  {execution.name}  ({states} states; execution time {_duration(span)}, "
@@ -326,7 +398,7 @@ def _print_execution(execution: Execution, saved: Path | None, wall: float) -> N
                 click.echo(f"  {line}")
         click.echo(f"  error: {execution.error}")
         click.echo(f"  cause: {execution.cause}")
-    if saved is not None:
+    if recorded:
         click.echo(f"history: sfn-local history {execution.name}", err=True)
 
 
@@ -377,36 +449,52 @@ def _print_state(events: list[dict[str, Any]], definition: Any, name: str) -> No
               help="Back a Task resource (or Lambda function name) with a Python function. Repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the execution as JSON (DescribeExecution's shape).")
 def redrive_command(execution: str, handlers: tuple[str, ...], as_json: bool) -> None:
-    """Redrive a saved FAILED, TIMED_OUT or ABORTED EXECUTION from the states that did not succeed."""
-    from emulator.engine.redrive import ExecutionNotRedrivable
+    """Redrive a saved FAILED, TIMED_OUT or ABORTED EXECUTION (its name or ARN) from the states that did not
+    succeed, with the handlers of --handler and the project's config, as `run` finds them."""
+    from emulator.engine.redrive import ExecutionNotRedrivable, prepare_redrive
+    from emulator.store import Recorder, execution_document
 
-    path = _find_record(execution)
-    record, events = _load_record(path)
-    definition = record.get("definition")
-    if not isinstance(definition, dict):
-        _fail(f"'{path}' does not hold its state machine's definition (saved by an older sfn-local); run it again")
-    machine = _load_machine(json.dumps(definition), handlers)
-    machine.name = str(record.get("stateMachineArn", "")).rsplit(":", 1)[-1] or machine.name
-    machine.arn = str(record.get("stateMachineArn") or machine.arn)
-    saved = Execution(str(record.get("name")), str(record.get("executionArn")), machine.arn,
-                      json.loads(record.get("input") or "{}"))
-    saved.status, saved.error, saved.cause = record.get("status", "RUNNING"), record.get("error"), record.get("cause")
+    ws = _workspace()
+    store, doc = _find_execution(ws, execution)
+    snapshot = doc.get("_machine")
+    if not isinstance(snapshot, dict) or not isinstance(snapshot.get("definition"), str):
+        _fail(f"execution '{execution}' does not hold its state machine's definition; run it again")
+    machine = _load_machine(snapshot["definition"], handlers)
+    machine.name = str(snapshot.get("name") or machine.name)
+    machine.arn = str(doc.get("stateMachineArn") or machine.arn)
+    with _store_errors(store.path):
+        events, paths = store.recorded(doc["executionArn"])
+    saved = Execution(str(doc.get("name")), str(doc.get("executionArn")), machine.arn,
+                      json.loads(doc.get("input") or "{}"))
+    saved.status, saved.error, saved.cause = doc.get("status", "RUNNING"), doc.get("error"), doc.get("cause")
     saved.history, saved.state_machine = events, machine
-    saved.redrive_count = int(record.get("redriveCount") or 0)
-    saved.start_date = _instant(record.get("startDate"))
-    started = time.perf_counter()
+    saved.redrive_count = int(doc.get("redriveCount") or 0)
+    saved.start_date = _instant(doc.get("startDate"))
     try:
-        saved.redrive()
+        work = prepare_redrive(saved, machine, seed=doc.get("_seed"), paths=paths)
     except ExecutionNotRedrivable as exc:
         _fail(f"{exc.code}: {exc.message}", 1)
+    extra = {**{k: v for k, v in doc.items() if k.startswith("_") or k in ("stateMachineVersionArn",
+                                                                           "stateMachineAliasArn")},
+             **_extra(snapshot, doc.get("_seed")), "redriveDate": time.time()}
+    with _store_errors(store.path):
+        # Taken only while still as read: of two redrives of one execution (two processes, or the server), one runs.
+        if not store.transition(execution_document(saved, extra, running=True), str(doc.get("status")),
+                                int(doc.get("redriveCount") or 0)):
+            _fail(f"ExecutionNotRedrivable: Execution {saved.arn} cannot be redriven: another process redrove it "
+                  "first", 1)
+        recorder = Recorder(store)
+        recorder.track(saved, extra, len(events))
+    started = time.perf_counter()
+    work()
     wall = time.perf_counter() - started
+    _finish(recorder)
     machine.backends.settle()
-    _save(saved, path)
     if as_json:
         click.echo(json.dumps({**saved.describe(), "output": saved.output, "redriveCount": saved.redrive_count},
                               default=str, indent=2, ensure_ascii=False))
     else:
-        _print_execution(saved, path, wall)
+        _print_execution(saved, True, wall)
     sys.exit(0 if saved.status == "SUCCEEDED" else 1)
 
 
@@ -437,54 +525,75 @@ def validate_command(definitions: tuple[str, ...]) -> None:
 @click.option("--state", "state_name", default=None, metavar="NAME",
               help="Only the visits of state NAME: input, output, error, in full.")
 def history_command(execution: str, as_json: bool, full: bool, state_name: str | None) -> None:
-    """Print the history of a saved EXECUTION (its name, ARN or saved file)."""
-    record, events = _load_record(_find_record(execution))
+    """Print the history of a saved EXECUTION (its name or ARN): a run's or the server's."""
+    store, doc = _find_execution(_workspace(), execution)
+    with _store_errors(store.path):
+        events = [_readable(e) for e in store.events(doc["executionArn"])]
     if as_json:
-        click.echo(json.dumps(events, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(events, indent=2, ensure_ascii=False, default=str))
     elif state_name is not None:
-        _print_state(events, record.get("definition"), state_name)
+        _print_state(events, _definition(doc), state_name)
     else:
-        click.echo(f"{record.get('status')}  {record.get('name')}  {record.get('executionArn')}")
+        click.echo(f"{doc.get('status')}  {doc.get('name')}  {doc.get('executionArn')}")
         _print_history(events, full)
 
 
-def _find_record(execution: str) -> Path:
-    """The saved record of EXECUTION (its name, ARN or file), or one error line."""
-    name = execution.rsplit(":", 1)[-1]
-    folder = _workspace().root / "executions"
-    candidates = [Path(execution)]
-    with contextlib.suppress(InvalidName):  # not a name a run could have saved: only the path is looked at
-        candidates.append(_record_path(folder, check_execution_name(name)))
-    path = next((p for p in candidates if _is_file(p)), None)
-    if path is None:
-        _fail(f"no saved execution '{execution}' (looked in {folder})")
-    return path
+def _readable(event: dict[str, Any]) -> dict[str, Any]:
+    """A stored event with its timestamp (epoch seconds) as an ISO date-time."""
+    stamp = _instant(event.get("timestamp"))
+    return {**event, "timestamp": stamp.isoformat(timespec="milliseconds")} if stamp is not None else event
+
+
+def _definition(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The definition a saved execution ran (its snapshot of the state machine)."""
+    snapshot = doc.get("_machine")
+    with contextlib.suppress(TypeError, ValueError, AttributeError):
+        definition = json.loads(snapshot["definition"])
+        return definition if isinstance(definition, dict) else None
+    return None
+
+
+def _find_execution(ws: Workspace, execution: str) -> tuple[Store, dict[str, Any]]:
+    """The store and the saved execution EXECUTION (its ARN, or its name when one state machine has it),
+    or one error line."""
+    from emulator.store import EXECUTION
+
+    path = _store_path(ws)
+    if not _is_file(path):
+        _fail(f"no saved execution '{execution}' (there is no store at {path} yet)")
+    store = _open_store(ws)
+    with _store_errors(path):
+        store.settle_abandoned()
+        if execution.startswith("arn:"):
+            found = [doc] if (doc := store.get(EXECUTION, execution)) is not None else []
+        else:
+            found = store.list(EXECUTION, name=execution)
+    if not found:
+        _fail(f"no saved execution '{execution}' in {path} (`sfn-local executions` lists them)")
+    if len(found) > 1:
+        machines = ", ".join(sorted(str(d.get("stateMachineArn", "")).rsplit(":", 1)[-1] for d in found))
+        _fail(f"execution name '{execution}' is used by several state machines ({machines}): give its ARN")
+    return store, found[0]
 
 
 @cli.command("executions")
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 def executions_command(as_json: bool) -> None:
-    """List saved executions: the CLI's runs (executions/) and the server's (its SQLite store), oldest first."""
+    """List saved executions, the CLI's runs and the server's, oldest first."""
     from emulator.engine.report import root_cause
+    from emulator.store import CLI, EXECUTION
 
     ws = _workspace()
     rows: list[dict[str, Any]] = []
-    for path in sorted((ws.root / "executions").glob("*.json")):
-        try:
-            record = json.loads(path.read_bytes().decode("utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-            continue  # a record being written, or not one: listing skips it
-        if isinstance(record, dict) and isinstance(record.get("history"), list):
-            rows.append(_listing(record, record["history"], "cli", root_cause))
-    if (ws.root / "stepfunctions" / "store.sqlite3").is_file():
-        from emulator.store import EXECUTION, Store
-
-        store = Store(ws)
-        try:
+    if _is_file(_store_path(ws)):
+        store = _open_store(ws)
+        with _store_errors(store.path):
+            store.settle_abandoned()
             for doc in store.list(EXECUTION):
-                rows.append(_listing(doc, store.events(doc["executionArn"]), "server", root_cause))
-        finally:
-            store.close()
+                failed = doc.get("status") in ("FAILED", "TIMED_OUT", "ABORTED")
+                events = store.events(doc["executionArn"]) if failed else []
+                rows.append(_listing(doc, events, "cli" if doc.get("_origin") == CLI else "server", root_cause))
+        store.close()
     rows.sort(key=lambda r: str(r["start"] or ""))
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -499,30 +608,27 @@ def executions_command(as_json: bool) -> None:
                    f"{duration:>10}{failing}")
 
 
-def _listing(record: dict[str, Any], events: list[dict[str, Any]], source: str, find_cause: Any) -> dict[str, Any]:
+def _listing(doc: dict[str, Any], events: list[dict[str, Any]], source: str, find_cause: Any) -> dict[str, Any]:
     """One line of `executions`: name, machine, status, start, duration (execution time), failing state."""
-    start, stop = _instant(record.get("startDate")), _instant(record.get("stopDate"))
-    status = record.get("status")
+    start, stop = _instant(doc.get("startDate")), _instant(doc.get("stopDate"))
     cause = None
-    if status in ("FAILED", "TIMED_OUT", "ABORTED") and all(isinstance(e, dict) and "type" in e for e in events):
+    if events:
         with contextlib.suppress(KeyError, TypeError, AttributeError):  # a hand-edited record lists without it
-            cause = find_cause(events, record.get("definition"))
-    return {"name": record.get("name"), "machine": str(record.get("stateMachineArn", "")).rsplit(":", 1)[-1],
-            "status": status, "start": start.isoformat() if start else None,
+            cause = find_cause(events, _definition(doc))
+    return {"name": doc.get("name"), "machine": str(doc.get("stateMachineArn", "")).rsplit(":", 1)[-1],
+            "status": doc.get("status"), "start": start.isoformat() if start else None,
             "duration": (stop - start).total_seconds() if start and stop else None,
-            "failingState": cause.state if cause is not None else None, "redriveCount": record.get("redriveCount", 0),
+            "failingState": cause.state if cause is not None else None, "redriveCount": doc.get("redriveCount", 0),
             "source": source}
 
 
 def _instant(value: Any) -> Any:
-    """A saved timestamp (ISO text from the CLI, epoch seconds from the server) as a datetime, or None."""
+    """A saved timestamp (epoch seconds) as a datetime, or None."""
     from datetime import UTC, datetime
 
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=UTC)
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            return datetime.fromisoformat(value.replace(" ", "T"))
+        with contextlib.suppress(ValueError, OverflowError, OSError):
+            return datetime.fromtimestamp(value, tz=UTC)
     return None
 
 
@@ -531,26 +637,6 @@ def _is_file(path: Path) -> bool:
         return path.is_file()
     except (OSError, ValueError):  # a name too long for the file system, or with a NUL
         return False
-
-
-def _load_record(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A saved execution's record and its events, checked enough to print; anything else is one error line."""
-    try:
-        record = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        _fail(f"'{path}' is not a saved execution: {getattr(exc, 'strerror', None) or exc}")
-    if not isinstance(record, dict) or not isinstance(record.get("history"), list):
-        _fail(f"'{path}' is not a saved execution: expected a JSON object with a \"history\" array")
-    events = record["history"]
-    for index, event in enumerate(events):
-        ok = (isinstance(event, dict) and isinstance(event.get("type"), str)
-              and all(isinstance(event.get(k), int) and not isinstance(event.get(k), bool)
-                      for k in ("id", "previousEventId"))
-              and isinstance(event.get("timestamp"), str | int | float))
-        if not ok:
-            _fail(f"'{path}' is not a saved execution: history[{index}] is not an event "
-                  "(an object with type, id, previousEventId and timestamp)")
-    return record, events
 
 
 @cli.group("s3")

@@ -10,20 +10,35 @@ status. Lists come back in creation order (or newest first), a page at a time:
     store.put(MACHINE, arn, {"name": "Orders", ...}, name="Orders")
     docs = store.list(EXECUTION, parent=machine_arn, status="SUCCEEDED", offset=0, limit=100, newest_first=True)
     store.append_events(execution_arn, events); store.events(execution_arn, offset=0, limit=100)
+
+History events are written as they happen, many executions' at once in one short transaction
+(`write`), each with the branch that added it (`recorded`: what resuming an execution replays).
+A `Recorder` does that for running executions, for the endpoint and for `sfn-local run` alike: one
+writer thread commits every running execution's new events every few milliseconds, and at once
+(group commit) when a caller must not go on before what it shows is durable (`sync`).
+
+Every execution is kept under the same rules wherever it ran: an execution's name is taken once per
+state machine (`claim`, an INSERT that never replaces). A record made by `sfn-local run` names the
+process that runs it (`_origin`, `_pid`); one left RUNNING by a process that is gone (killed) is
+ended ABORTED when the store is next read (`settle_abandoned`), so `sfn-local redrive` can go on with it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emulator.workspace import Workspace
+
+if TYPE_CHECKING:
+    from emulator.engine.execution import Execution
 
 MACHINE = "machine"
 VERSION = "version"
@@ -36,10 +51,25 @@ CREATE TABLE IF NOT EXISTS records (
     kind TEXT NOT NULL, arn TEXT NOT NULL, parent TEXT, name TEXT, status TEXT, created REAL NOT NULL,
     doc TEXT NOT NULL, PRIMARY KEY (kind, arn));
 CREATE INDEX IF NOT EXISTS records_parent ON records (kind, parent, status);
+CREATE INDEX IF NOT EXISTS records_status ON records (kind, status);
 CREATE TABLE IF NOT EXISTS tags (arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (arn, key));
 CREATE TABLE IF NOT EXISTS events (execution TEXT NOT NULL, id INTEGER NOT NULL, doc TEXT NOT NULL,
-    PRIMARY KEY (execution, id));
+    path TEXT, PRIMARY KEY (execution, id));
 """
+# Each event's branch: (Parallel/Map state, index) per level, outermost first.
+BranchPath = tuple[tuple[str, int], ...]
+
+
+# Who ran an execution: `sfn-local run` (and `redrive`, `watch`) in their own process, or the endpoint.
+CLI = "cli"
+# How often a Recorder commits running executions' new events: short, so a kill -9 loses little work.
+FLUSH_SECONDS = 0.01
+
+_INSERT = ("INSERT OR IGNORE INTO records (kind, arn, parent, name, status, created, doc) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?)")
+_PUT = ("INSERT INTO records (kind, arn, parent, name, status, created, doc) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (kind, arn) DO UPDATE SET parent = excluded.parent, name = excluded.name, "
+        "status = excluded.status, doc = excluded.doc")
 
 
 def _default(value: Any) -> Any:
@@ -62,10 +92,17 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        if "path" not in {row[1] for row in self._db.execute("PRAGMA table_info(events)")}:  # a store made before
+            self._db.execute("ALTER TABLE events ADD COLUMN path TEXT")
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def version(self) -> int:
+        """A number that changes whenever another connection (another process) commits a change: what
+        a cache of this store's records is checked against."""
+        return self._query("PRAGMA data_version")[0][0]
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -75,12 +112,7 @@ class Store:
     def put(self, kind: str, arn: str, doc: dict[str, Any], *, parent: str | None = None, name: str | None = None,
             status: str | None = None, created: float | None = None) -> None:
         """Insert or replace a record; a replaced record keeps its place in the listing order."""
-        self._query(
-            "INSERT INTO records (kind, arn, parent, name, status, created, doc) VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (kind, arn) DO UPDATE SET parent = excluded.parent, name = excluded.name, "
-            "status = excluded.status, doc = excluded.doc",
-            (kind, arn, parent, name, status, time.time() if created is None else created, _dump(doc)),
-        )
+        self._query(_PUT, (kind, arn, parent, name, status, time.time() if created is None else created, _dump(doc)))
 
     def get(self, kind: str, arn: str) -> dict[str, Any] | None:
         rows = self._query("SELECT doc FROM records WHERE kind = ? AND arn = ?", (kind, arn))
@@ -118,16 +150,95 @@ class Store:
     # -- executions -----------------------------------------------------------------------------
     def save_execution(self, doc: dict[str, Any]) -> None:
         """Save an execution in DescribeExecution's shape (plus what the front keeps beside it)."""
-        start = doc.get("startDate")
-        self.put(EXECUTION, doc["executionArn"], doc, parent=doc["stateMachineArn"], name=doc["name"],
-                 status=doc["status"], created=start.timestamp() if isinstance(start, datetime) else start)
+        self._query(_PUT, self._execution_row(doc))
 
-    def append_events(self, execution_arn: str, events: Iterable[dict[str, Any]]) -> None:
+    @staticmethod
+    def _execution_row(doc: dict[str, Any]) -> tuple[Any, ...]:
+        start = doc.get("startDate")
+        created = start.timestamp() if isinstance(start, datetime) else start
+        return (EXECUTION, doc["executionArn"], doc["stateMachineArn"], doc["name"], doc["status"],
+                time.time() if created is None else created, _dump(doc))
+
+    def append_events(self, execution_arn: str, events: Sequence[dict[str, Any]],
+                      paths: Sequence[BranchPath] | None = None) -> None:
         """Add history events (GetExecutionHistory's shape); an event already saved (same id) is kept."""
-        rows = [(execution_arn, event["id"], _dump(event)) for event in events]
-        if rows:
+        self.write([(execution_arn, events, paths)], [])
+
+    def write(self, events: Iterable[tuple[str, Sequence[dict[str, Any]], Sequence[BranchPath] | None]],
+              executions: Iterable[dict[str, Any]], claims: Iterable[dict[str, Any]] = ()) -> set[str]:
+        """In one transaction: claims (new executions, refused when the ARN is taken), then (execution ARN,
+        events, their branches or None) triples, then executions to save (save_execution's documents).
+        Returns the ARNs of the refused claims."""
+        rows = [(arn, event["id"], _dump(event), _dump(paths[i]) if paths is not None and i < len(paths) else None)
+                for arn, batch, paths in events for i, event in enumerate(batch)]
+        docs = [self._execution_row(doc) for doc in executions]
+        new = [self._execution_row(doc) for doc in claims]
+        if not rows and not docs and not new:
+            return set()
+        refused = set()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for row in new:
+                    if self._db.execute(_INSERT, row).rowcount == 0:
+                        refused.add(row[1])
+                self._db.executemany("INSERT OR IGNORE INTO events (execution, id, doc, path) VALUES (?, ?, ?, ?)",
+                                     [row for row in rows if row[0] not in refused] if refused else rows)
+                self._db.executemany(_PUT, docs)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return refused
+
+    def transition(self, doc: dict[str, Any], status: str, redrive_count: int) -> bool:
+        """Save `doc` over the execution only while it is still `status` with `redrive_count` redrives (what
+        its caller read): of two processes redriving one execution, one wins."""
+        row = self._execution_row(doc)
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE records SET status = ?, doc = ? WHERE kind = ? AND arn = ? AND status = ? "
+                "AND COALESCE(json_extract(doc, '$.redriveCount'), 0) = ?",
+                (row[4], row[6], EXECUTION, row[1], status, redrive_count))
+            return cursor.rowcount > 0
+
+    def settle_abandoned(self) -> None:
+        """End ABORTED the executions a `sfn-local run` process left RUNNING when it was killed: an
+        ExecutionAborted event after their last, so `redrive` can run them on from where they stopped."""
+        rows = self._query("SELECT doc FROM records WHERE kind = ? AND status = 'RUNNING'", (EXECUTION,))
+        for doc in map(json.loads, (row[0] for row in rows)):
+            if doc.get("_origin") != CLI or _alive(doc.get("_pid")):
+                continue
+            last = self._query("SELECT id FROM events WHERE execution = ? ORDER BY id DESC LIMIT 1",
+                               (doc["executionArn"],))
+            previous = last[0][0] if last else 0
+            now = time.time()
+            cause = f"The sfn-local process that ran the execution (pid {doc.get('_pid')}) ended before it did."
+            event = {"id": previous + 1, "previousEventId": previous, "timestamp": now, "type": "ExecutionAborted",
+                     "executionAbortedEventDetails": {"error": "States.Runtime", "cause": cause}}
+            doc.update(status="ABORTED", stopDate=now, error="States.Runtime", cause=cause,
+                       redriveStatus="REDRIVABLE")
+            doc.pop("redriveStatusReason", None)
             with self._lock:
-                self._db.executemany("INSERT OR IGNORE INTO events (execution, id, doc) VALUES (?, ?, ?)", rows)
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    still = self._db.execute("SELECT 1 FROM records WHERE kind = ? AND arn = ? AND status = 'RUNNING'",
+                                             (EXECUTION, doc["executionArn"])).fetchall()
+                    if still:
+                        self._db.execute("INSERT OR IGNORE INTO events (execution, id, doc, path) VALUES (?, ?, ?, ?)",
+                                         (doc["executionArn"], event["id"], _dump(event), None))
+                        self._db.execute(_PUT, self._execution_row(doc))
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+
+    def recorded(self, execution_arn: str) -> tuple[list[dict[str, Any]], list[BranchPath]]:
+        """An execution's events and the branch of each (the top level where not recorded)."""
+        rows = self._query("SELECT doc, path FROM events WHERE execution = ? ORDER BY id", (execution_arn,))
+        paths = [tuple((str(name), int(index)) for name, index in json.loads(path)) if path else ()
+                 for _, path in rows]
+        return [json.loads(doc) for doc, _ in rows], paths
 
     def event_count(self, execution_arn: str) -> int:
         return self._query("SELECT COUNT(*) FROM events WHERE execution = ?", (execution_arn,))[0][0]
@@ -152,3 +263,211 @@ class Store:
     def untag(self, arn: str, keys: Iterable[str]) -> None:
         with self._lock:
             self._db.executemany("DELETE FROM tags WHERE arn = ? AND key = ?", [(arn, k) for k in keys])
+
+
+def _alive(pid: Any) -> bool:
+    """Whether process `pid` still runs (on this machine): unknown or a living process counts as alive."""
+    if not isinstance(pid, int) or pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it runs, as another user
+        return True
+    return True
+
+
+def execution_document(execution: Execution, extra: dict[str, Any], running: bool = False) -> dict[str, Any]:
+    """An execution as DescribeExecution shows it (plus `extra`: what its front keeps beside it); `running`
+    shows it RUNNING whatever the engine says, until its last event is durable."""
+    doc = execution.describe()
+    if running:
+        doc = {k: v for k, v in doc.items() if k not in ("stopDate", "output", "error", "cause")}
+        doc["status"] = "RUNNING"
+    doc["inputDetails"] = {"included": True}
+    if "output" in doc:
+        doc["outputDetails"] = {"included": True}
+    doc["redriveCount"] = execution.redrive_count
+    express = extra.get("_type") == "EXPRESS"
+    if doc["status"] in ("FAILED", "TIMED_OUT", "ABORTED") and not express:
+        doc["redriveStatus"] = "REDRIVABLE"
+    else:
+        doc["redriveStatus"] = "NOT_REDRIVABLE"
+        doc["redriveStatusReason"] = ("Express executions cannot be redriven" if express
+                                      else f"Execution is {doc['status']} and cannot be redriven")
+    return {**doc, **extra}
+
+
+class Live:
+    """A running execution a Recorder writes: how many of its events are durable, and what to show beside it."""
+
+    __slots__ = ("execution", "extra", "saved_events")
+
+    def __init__(self, execution: Execution, extra: dict[str, Any], saved_events: int = 0) -> None:
+        self.execution = execution
+        self.extra = extra
+        self.saved_events = saved_events
+
+
+class StoreUnavailable(Exception):
+    """The Recorder could not commit (a full disk, a store another process holds locked too long)."""
+
+
+class Recorder:
+    """Commits running executions to a Store as they run: each one's new events every `interval`
+    seconds, many executions' in one transaction, and the final document of those that ended (then
+    forgets them, calling `on_ended(live, document)`). `sync()` waits for a commit of everything
+    pending when it was called: requests wait for durability together (group commit)."""
+
+    def __init__(self, store: Store, interval: float = FLUSH_SECONDS,
+                 on_ended: Callable[[Live, dict[str, Any]], None] | None = None) -> None:
+        self.store = store
+        self.interval = interval
+        self.on_ended = on_ended
+        self._lives: dict[str, Live] = {}
+        self._cond = threading.Condition(threading.Lock())
+        self._claims: list[tuple[dict[str, Any], Live]] = []
+        self._docs: list[dict[str, Any]] = []
+        self._events: list[tuple[str, Sequence[dict[str, Any]], Sequence[BranchPath] | None]] = []
+        self._refused: set[str] = set()
+        self._requested = 0  # commits asked for
+        self._committed = 0  # of those, done
+        # The last failed commit: the tickets it was to satisfy (after, up to] and why it failed.
+        self._failure: tuple[int, int, BaseException] | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def live(self, arn: str) -> Live | None:
+        return self._lives.get(arn)
+
+    def lives(self) -> list[Live]:
+        with self._cond:
+            return list(self._lives.values())
+
+    def claim(self, execution: Execution, extra: dict[str, Any]) -> Live | None:
+        """Record a new execution RUNNING, durably, unless its ARN is taken (None then: ExecutionAlreadyExists)."""
+        live = Live(execution, extra)
+        with self._cond:
+            if execution.arn in self._lives:
+                return None
+            self._claims.append((execution_document(execution, extra, running=True), live))
+            self._lives[execution.arn] = live
+        self.sync()
+        with self._cond:
+            if execution.arn in self._refused:
+                self._refused.discard(execution.arn)
+                return None
+        return live
+
+    def track(self, execution: Execution, extra: dict[str, Any], saved_events: int,
+              doc: dict[str, Any] | None = None) -> Live:
+        """Record an execution that goes on (resumed, redriven) whose first `saved_events` events are saved;
+        `doc`, when given, is saved with the next commit."""
+        live = Live(execution, extra, saved_events)
+        with self._cond:
+            if doc is not None:
+                self._docs.append(doc)
+            self._lives[execution.arn] = live
+        self._ensure_thread()
+        return live
+
+    def save(self, doc: dict[str, Any], events: Sequence[dict[str, Any]] = (),
+             paths: Sequence[BranchPath] | None = None) -> None:
+        """Save a finished execution (a synchronous one) with its events, durably."""
+        with self._cond:
+            self._events.append((doc["executionArn"], events, paths))
+            self._docs.append(doc)
+        self.sync()
+
+    def wake(self) -> None:
+        """Commit now rather than at the next tick (an execution ended: its waiters need not wait)."""
+        with self._cond:
+            self._requested += 1
+            self._cond.notify_all()
+        self._ensure_thread()
+
+    def sync(self) -> None:
+        """Wait until everything pending now (events so far, ended executions, claims) is committed."""
+        with self._cond:
+            self._requested += 1
+            ticket = self._requested
+            self._cond.notify_all()
+        self._ensure_thread()
+        with self._cond:
+            while self._committed < ticket:
+                self._cond.wait()
+            if self._failure is not None and self._failure[0] < ticket <= self._failure[1]:
+                raise StoreUnavailable(f"cannot write {self.store.path}: {self._failure[2]}")
+
+    def close(self) -> None:
+        """Commit what is pending and stop the writer thread (a Recorder for one run)."""
+        self.sync()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+
+    def _ensure_thread(self) -> None:
+        with self._cond:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._loop, name="sfn-store-writer", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                if self._requested == self._committed:
+                    if self._closed:
+                        self._thread = None
+                        return
+                    # Running executions are looked at every tick; with none, only a request wakes the writer.
+                    self._cond.wait(self.interval if self._lives else None)
+                after, target = self._committed, self._requested
+                claims, self._claims = self._claims, []
+                docs, self._docs = self._docs, []
+                events, self._events = self._events, []
+                lives = list(self._lives.values())
+            try:
+                self._commit(claims, docs, events, lives)
+            except (sqlite3.Error, OSError) as exc:
+                with self._cond:
+                    self._failure = (after, target, exc)
+                    for doc, _ in claims:
+                        self._lives.pop(doc["executionArn"], None)
+            with self._cond:
+                self._committed = max(self._committed, target)
+                self._cond.notify_all()
+
+    def _commit(self, claims: list[tuple[dict[str, Any], Live]], docs: list[dict[str, Any]],
+                events: list[tuple[str, Sequence[dict[str, Any]], Sequence[BranchPath] | None]],
+                lives: list[Live]) -> None:
+        claimed = {id(live) for _, live in claims}
+        batch, ended, counts = list(events), [], []
+        for live in lives:
+            if id(live) in claimed:  # its RUNNING document is written first; its events with the next commit
+                continue
+            done = live.execution._done.is_set()  # before counting: an ended one has all its events
+            history, paths = live.execution.history, live.execution.history_paths
+            count = min(len(history), len(paths))
+            if count > live.saved_events:
+                batch.append((live.execution.arn, history[live.saved_events:count], paths[live.saved_events:count]))
+            counts.append((live, count))
+            if done:
+                ended.append((live, execution_document(live.execution, live.extra)))
+        refused = self.store.write(batch, [*docs, *(doc for _, doc in ended)], [doc for doc, _ in claims])
+        if self.on_ended is not None:  # before they are forgotten: a reader finds them in one place or the other
+            for live, doc in ended:
+                self.on_ended(live, doc)
+        with self._cond:
+            for live, count in counts:
+                live.saved_events = count
+            for doc, live in claims:
+                if doc["executionArn"] in refused and self._lives.get(doc["executionArn"]) is live:
+                    del self._lives[doc["executionArn"]]
+            self._refused |= refused
+            for live, _ in ended:
+                if self._lives.get(live.execution.arn) is live:
+                    del self._lives[live.execution.arn]

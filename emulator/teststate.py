@@ -25,7 +25,7 @@ from typing import Any
 import click
 
 from emulator.asl.parser import load_definition
-from emulator.asl.states import MapState, ParallelState, State
+from emulator.asl.states import UNSET, MapState, ParallelState, State
 from emulator.asl.validate import validate_definition
 from emulator.asl.values import to_json
 from emulator.engine.clock import CancelToken, Clock, backoff_delay, iso8601
@@ -34,8 +34,9 @@ from emulator.engine.history import History
 from emulator.engine.interpreter import Branch, Interpreter, Run, error_matches
 from emulator.engine.observe import Context, Observer
 from emulator.engine.variables import Variables
-from emulator.errors import EXCEED_TOLERATED_FAILURE_THRESHOLD, DefinitionError, StatesError
+from emulator.errors import EXCEED_TOLERATED_FAILURE_THRESHOLD, RUNTIME, DefinitionError, StatesError
 from emulator.integrations import Registry, Resource, TaskRequest
+from emulator.integrations.http import TRACE_KEY as HTTP_TRACE_KEY
 
 LEVELS = ("INFO", "DEBUG", "TRACE")
 VALIDATION_MODES = ("STRICT", "PRESENT", "NONE")
@@ -62,6 +63,10 @@ class InvalidTestRequest(ValueError):
 class _Mock:
     result: Any = None
     error: StatesError | None = None
+
+
+class _Unlocated(StatesError):
+    """An error whose cause TestState gives as is, without the engine's "An error occurred while executing"."""
 
 
 class _Retriable(Exception):
@@ -106,16 +111,24 @@ class _Recorder(Observer):
 
 
 class _MockRegistry(Registry):
-    """Every Task resource answers with the mock (when there is one) instead of calling anything."""
+    """Every Task resource answers with the mock (when there is one) instead of calling anything; an HTTP
+    Task's exchanges are kept for TRACE."""
 
     def __init__(self, mock: _Mock | None, validation: str, backends: Any) -> None:
         super().__init__(None, backends)
         self.mock = mock
         self.validation = validation
+        self.exchanges: list[tuple[dict[str, str], dict[str, str] | None]] = []
 
     def resolve(self, resource: Resource) -> Callable[[TaskRequest], Any]:
         if self.mock is None:
-            return super().resolve(resource)
+            handler = super().resolve(resource)
+
+            def traced(request: TaskRequest) -> Any:
+                request.context.extra[HTTP_TRACE_KEY] = lambda sent, got: self.exchanges.append((sent, got))
+                return handler(request)
+
+            return traced
         mock = self.mock
         if mock.result is not None:
             _check_result(resource, mock.result, self.validation)
@@ -142,7 +155,20 @@ class _TestInterpreter(Interpreter):
         if state is self.tested and self.reader_items is not None:
             # ItemReader's items come from stateConfiguration.mapItemReaderData, not from S3.
             return super()._map_items(state, self.reader_items, self.reader_items, env)
-        return super()._map_items(state, data, effective, env)
+        try:
+            return super()._map_items(state, data, effective, env)
+        except StatesError as err:
+            if state.jsonata or err.error != RUNTIME or "The ItemsPath field refers to value" not in (err.cause or ""):
+                raise
+            # TestState words an ItemsPath that is not an array its own way, with no state prefix, and names
+            # a context path ($$.Execution.Input) from its object's root ($.Execution.Input).
+            where = state.items_path.text if state.items_path not in (UNSET, None) else "$"
+            where = "$" + where[2:] if where.startswith("$$") else where
+            raise _Unlocated(RUNTIME, f'Reference path "{where}" must point to array.') from None
+
+    def _locate(self, err: StatesError, state: State, entered: int, branch: Branch) -> None:
+        if not isinstance(err, _Unlocated):
+            super()._locate(err, state, entered, branch)
 
     def _fan_out(self, branch: Branch, jobs: list[Any], started: int, workers: int,
                  owner: State | None = None) -> list[Any]:
@@ -224,8 +250,9 @@ def test_state(definition: dict[str, Any] | str, input: Any = None, *, state_nam
                "State": {"EnteredTime": started, "Name": name, "RetryCount": 0}}
     else:
         doc = _json_value(context, "context", None)
+    registry = _MockRegistry(parsed_mock, validation, compiled.backends)
     run = Run(
-        history=History(limit=None), registry=_MockRegistry(parsed_mock, validation, compiled.backends), random=rng,
+        history=History(limit=None), registry=registry, random=rng,
         execution_arn=arn,
         execution_name=execution, state_machine_arn=compiled.arn, state_machine_name=compiled.name,
         role_arn=DEFAULT_ROLE_ARN, input=data, start_time=clock.now(), deadline=None, real_clock=False,
@@ -255,6 +282,13 @@ def test_state(definition: dict[str, Any] | str, input: Any = None, *, state_nam
             response["nextState"] = next_name
     if level != "INFO":
         response["inspectionData"] = _inspection(recorder.stages, state, branch, details)
+    if level == "TRACE" and registry.exchanges:
+        # The raw HTTP request and response of an HTTP Task (the last attempt's). Local EventBridge
+        # connections add no secrets, so revealSecrets has nothing to reveal or hide.
+        sent, got = registry.exchanges[-1]
+        response["inspectionData"]["request"] = sent
+        if got is not None:
+            response["inspectionData"]["response"] = got
     return response
 
 

@@ -16,8 +16,13 @@ pyproject.toml, in the project directory:
 
 from __future__ import annotations
 
+import bisect
+import contextlib
+import difflib
 import fcntl
+import json
 import os
+import re
 import threading
 import tomllib
 from dataclasses import dataclass, field
@@ -30,7 +35,7 @@ DEFAULT_WORKSPACE = ".sfn-local"
 
 
 class ConfigError(ValueError):
-    """The config file is unreadable or malformed; the message names the file and the key."""
+    """The config file is unreadable or malformed; the message lists every problem, each `file:line: key: problem`."""
 
 
 @dataclass
@@ -48,6 +53,44 @@ class Config:
     # Glue workflows: name -> {Description?, Triggers = [CreateTrigger's fields: Name, Type, Predicate?, Actions]}
     glue_workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: Path | None = None
+    # HTTP Tasks: {"allow": ["api.example.com", "*.example.org"]}, the hosts beyond loopback they may call ("*": any)
+    http: dict[str, Any] = field(default_factory=dict)
+
+
+# The known sections and keys. Crawler, job, rule and trigger keys are the AWS APIs' own names
+# (Glue CreateCrawler/CreateJob/CreateWorkflow/CreateTrigger, EventBridge PutRule/PutTargets), so a
+# definition copied from AWS reads unchanged; the entry's name comes from its table, not a Name key.
+SECTIONS = ("buckets", "crawlers", "glue_jobs", "lambdas", "targets", "spark", "rules", "glue_workflows", "http")
+CRAWLER_KEYS = ("Role", "DatabaseName", "Description", "Targets", "Schedule", "Classifiers", "TablePrefix",
+                "SchemaChangePolicy", "RecrawlPolicy", "LineageConfiguration", "LakeFormationConfiguration",
+                "Configuration", "CrawlerSecurityConfiguration", "Tags", "CatalogId")
+CRAWLER_TARGET_KEYS = ("S3Targets", "JdbcTargets", "MongoDBTargets", "DynamoDBTargets", "CatalogTargets",
+                       "DeltaTargets", "IcebergTargets", "HudiTargets")
+S3_TARGET_KEYS = ("Path", "Exclusions", "ConnectionName", "SampleSize", "EventQueueArn", "DlqEventQueueArn")
+# ScriptLocation stands at the top of a job locally (CreateJob nests it in Command; both are read).
+GLUE_JOB_KEYS = ("ScriptLocation", "JobMode", "JobRunQueuingEnabled", "Description", "LogUri", "Role",
+                 "ExecutionProperty", "Command", "DefaultArguments", "NonOverridableArguments", "Connections",
+                 "MaxRetries", "AllocatedCapacity", "Timeout", "MaxCapacity", "SecurityConfiguration", "Tags",
+                 "NotificationProperty", "GlueVersion", "NumberOfWorkers", "WorkerType", "CodeGenConfigurationNodes",
+                 "ExecutionClass", "SourceControlDetails", "MaintenanceWindow")
+GLUE_COMMAND_KEYS = ("Name", "ScriptLocation", "PythonVersion", "Runtime")
+SPARK_KEYS = ("master", "remote", "conf")
+RULE_KEYS = ("EventPattern", "ScheduleExpression", "State", "Description", "RoleArn", "Tags", "EventBusName",
+             "Targets")
+RULE_TARGET_KEYS = ("Id", "Arn", "RoleArn", "Input", "InputPath", "InputTransformer", "KinesisParameters",
+                    "RunCommandParameters", "EcsParameters", "BatchParameters", "SqsParameters", "HttpParameters",
+                    "RedshiftDataParameters", "SageMakerPipelineParameters", "DeadLetterConfig", "RetryPolicy",
+                    "AppSyncParameters")
+WORKFLOW_KEYS = ("Description", "DefaultRunProperties", "Tags", "MaxConcurrentRuns", "Triggers")
+TRIGGER_KEYS = ("Name", "Type", "Schedule", "Predicate", "Actions", "Description", "StartOnCreation", "Tags",
+                "EventBatchingCondition")
+TRIGGER_TYPES = ("SCHEDULED", "CONDITIONAL", "ON_DEMAND", "EVENT")
+PREDICATE_KEYS = ("Logical", "Conditions")
+CONDITION_KEYS = ("LogicalOperator", "JobName", "State", "CrawlerName", "CrawlState")
+ACTION_KEYS = ("JobName", "Arguments", "Timeout", "SecurityConfiguration", "NotificationProperty", "CrawlerName")
+_NAMED_SECTIONS = ("crawlers", "glue_jobs", "rules", "glue_workflows")
+
+Key = tuple[str | int, ...]
 
 
 def _kind(value: Any) -> str:
@@ -56,110 +99,445 @@ def _kind(value: Any) -> str:
     return f"{names.get(type(value), type(value).__name__)} {value!r}"[:120]
 
 
-def _expect(ok: bool, where: str, key: str, expected: str, value: Any) -> None:
-    if not ok:
-        raise ConfigError(f"{where}: {key}: expected {expected}, got {_kind(value)}")
+def _suggest(name: str, known: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6) or difflib.get_close_matches(
+        name.lower(), [k.lower() for k in known], n=1, cutoff=0.6)
+    if not close:
+        return f" (known: {', '.join(known)})" if len(known) <= 12 else ""
+    match = next(k for k in known if k.lower() == close[0].lower())
+    return f" (did you mean '{match}'?)"
 
 
-def _section(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-    value = data.get(key, {})
-    _expect(isinstance(value, dict), where, f"[{key}]", "a table", value)
-    return value
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+# Numbers, booleans, dates and times (a date-time may have a space before its time): not a string, array or table.
+_SCALAR = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}[^,\]}\s#]*|[^,\]}\s#]+")
 
 
-def _check_crawler(where: str, name: str, crawler: Any) -> None:
-    """The crawler keys the local crawls read: DatabaseName, Targets.S3Targets[].Path, TablePrefix, ..."""
-    key = f"[crawlers.{name}]"
-    _expect(isinstance(crawler, dict), where, key, "a table", crawler)
-    database = crawler.get("DatabaseName")
-    _expect(isinstance(database, str) and database != "", where, f"{key} DatabaseName", "a database name (string)",
-            database)
-    for optional in ("Role", "TablePrefix", "Description"):
-        if optional in crawler:
-            _expect(isinstance(crawler[optional], str), where, f"{key} {optional}", "a string", crawler[optional])
-    if "SchemaChangePolicy" in crawler:
-        policy = crawler["SchemaChangePolicy"]
-        _expect(isinstance(policy, dict) and all(isinstance(v, str) for v in policy.values()), where,
-                f"{key} SchemaChangePolicy", "a table of strings (UpdateBehavior, DeleteBehavior)", policy)
-    targets = crawler.get("Targets")
-    _expect(isinstance(targets, dict), where, f"{key} Targets",
-            "a table such as { S3Targets = [{ Path = \"s3://...\" }] }", targets)
-    s3_targets = targets.get("S3Targets", [])
-    _expect(isinstance(s3_targets, list), where, f"{key} Targets.S3Targets", "an array of tables", s3_targets)
-    for index, target in enumerate(s3_targets):
-        at = f"{key} Targets.S3Targets[{index}]"
-        _expect(isinstance(target, dict), where, at, "a table with Path", target)
-        _expect(isinstance(target.get("Path"), str) and target["Path"] != "", where, f"{at}.Path",
-                "an s3:// path (string)", target.get("Path"))
+class _Locator:
+    """The line of every table header, key and array element in TOML text, keyed by its path.
+
+    tomllib reports no positions, so this walks the text once more (it has parsed already, so
+    the walk can be lenient): headers, dotted and quoted keys, inline tables, arrays (one index
+    per element, arrays of tables counted per path) and multi-line strings are followed.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.lines: dict[Key, int] = {}
+        self._tables: dict[Key, int] = {}
+
+    def line(self) -> int:
+        return bisect.bisect_right(self.starts, self.pos)
+
+    def mark(self, path: Key) -> None:
+        for depth in range(1, len(path) + 1):
+            self.lines.setdefault(path[:depth], self.line())
+
+    def scan(self) -> dict[Key, int]:
+        # What was located before a surprise still helps; the rest falls back to its table's line.
+        with contextlib.suppress(IndexError, ValueError):
+            self._document()
+        return self.lines
+
+    def _peek(self, ahead: int = 0) -> str:
+        return self.text[self.pos + ahead] if self.pos + ahead < len(self.text) else ""
+
+    def _space(self, newlines: bool) -> None:
+        while self.pos < len(self.text):
+            char = self.text[self.pos]
+            if char == "#":
+                end = self.text.find("\n", self.pos)
+                self.pos = len(self.text) if end < 0 else end
+            elif char in " \t\r" or (newlines and char == "\n"):
+                self.pos += 1
+            else:
+                return
+
+    def _document(self) -> None:
+        table: Key = ()
+        while True:
+            self._space(newlines=True)
+            if self.pos >= len(self.text):
+                return
+            if self.text.startswith("[[", self.pos):
+                self.pos += 2
+                path = self._key()
+                index = self._tables.get(path, 0)
+                self._tables[path] = index + 1
+                table = (*path, index)
+                self.mark(table)
+                self.pos = self.text.index("]]", self.pos) + 2
+            elif self._peek() == "[":
+                self.pos += 1
+                table = self._key()
+                self.mark(table)
+                self.pos = self.text.index("]", self.pos) + 1
+            else:
+                self._pair(table)
+
+    def _key(self) -> Key:
+        parts: list[str] = []
+        while True:
+            self._space(newlines=False)
+            char = self._peek()
+            if char in "\"'":
+                parts.append(self._string())
+            else:
+                match = _BARE_KEY.match(self.text, self.pos)
+                if match is None:
+                    raise ValueError(f"no key at offset {self.pos}")
+                parts.append(match.group())
+                self.pos = match.end()
+            self._space(newlines=False)
+            if self._peek() != ".":
+                return tuple(parts)
+            self.pos += 1
+
+    def _pair(self, table: Key) -> None:
+        self._space(newlines=False)
+        path = (*table, *self._key())
+        self.mark(path)
+        self._space(newlines=False)
+        if self._peek() != "=":
+            raise ValueError(f"no '=' at offset {self.pos}")
+        self.pos += 1
+        self._value(path)
+
+    def _value(self, path: Key) -> None:
+        self._space(newlines=False)
+        char = self._peek()
+        if char == "{":
+            self.pos += 1
+            while True:
+                self._space(newlines=True)
+                if self._peek() == "}":
+                    self.pos += 1
+                    return
+                self._pair(path)
+                self._space(newlines=True)
+                if self._peek() == ",":
+                    self.pos += 1
+        elif char == "[":
+            self.pos += 1
+            index = 0
+            while True:
+                self._space(newlines=True)
+                if self._peek() == "]":
+                    self.pos += 1
+                    return
+                self.mark((*path, index))
+                self._value((*path, index))
+                index += 1
+                self._space(newlines=True)
+                if self._peek() == ",":
+                    self.pos += 1
+        elif char in "\"'":
+            self._string()
+        else:
+            match = _SCALAR.match(self.text, self.pos)
+            if match is None:
+                raise ValueError(f"no value at offset {self.pos}")
+            self.pos = match.end()
+
+    def _string(self) -> str:
+        quote = self._peek()
+        if self.text.startswith(quote * 3, self.pos):
+            end = self.text.index(quote * 3, self.pos + 3)
+            while self.text.startswith(quote, end + 3):  # up to two quotes may end the content
+                end += 1
+            body, self.pos = self.text[self.pos + 3:end], end + 3
+            return body
+        start = self.pos + 1
+        end = start
+        while self.text[end] != quote:
+            end += 2 if quote == '"' and self.text[end] == "\\" else 1
+        self.pos = end + 1
+        body = self.text[start:end]
+        return tomllib.loads(f"k = {quote}{body}{quote}")["k"] if "\\" in body else body
+
+
+class _Problems:
+    """Every problem found in one config file, each with the line of the key it is about."""
+
+    def __init__(self, where: str, text: str, prefix: Key) -> None:
+        self.where = where
+        self.prefix = prefix
+        self.lines = _Locator(text).scan()
+        self.found: list[tuple[int, str]] = []
+
+    def add(self, path: Key, problem: str) -> None:
+        full = (*self.prefix, *path)
+        line = next((self.lines[full[:depth]] for depth in range(len(full), 0, -1) if full[:depth] in self.lines), 1)
+        self.found.append((line, f"{self.where}:{line}: {self._display(path)}: {problem}"))
+
+    def expect(self, ok: bool, path: Key, expected: str, value: Any) -> bool:
+        if not ok:  # TOML has no null: None is a key that is not there
+            self.add(path, f"expected {expected}, " + ("but it is missing" if value is None else f"got {_kind(value)}"))
+        return ok
+
+    def keys(self, path: Key, table: dict[str, Any], known: tuple[str, ...]) -> None:
+        for key in table:
+            if key not in known:
+                self.add((*path, key), f"unknown key{_suggest(key, known)}")
+
+    def _display(self, path: Key) -> str:
+        split = 2 if path and path[0] in _NAMED_SECTIONS else 1
+        head = ".".join(_quoted(str(p)) for p in (*self.prefix, *path[:split]))
+        rest = "".join(f"[{p}]" if isinstance(p, int) else f".{_quoted(p)}" for p in path[split:]).lstrip(".")
+        return f"[{head}]" + (f" {rest}" if rest else "")
+
+    def raise_if_any(self) -> None:
+        if len(self.found) == 1:
+            raise ConfigError(self.found[0][1])
+        if self.found:
+            lines = "\n".join(f"  {text}" for _, text in sorted(self.found, key=lambda found: found[0]))
+            raise ConfigError(f"{len(self.found)} problems in {self.where}:\n{lines}")
+
+
+def _quoted(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else json.dumps(key)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _strings(p: _Problems, path: Key, table: dict[str, Any], keys: tuple[str, ...]) -> None:
+    for key in keys:
+        if key in table:
+            p.expect(isinstance(table[key], str), (*path, key), "a string", table[key])
+
+
+def _table(p: _Problems, path: Key, value: Any, expected: str = "a table") -> dict[str, Any] | None:
+    return value if p.expect(isinstance(value, dict), path, expected, value) else None
+
+
+def _tables(p: _Problems, path: Key, value: Any, expected: str) -> list[tuple[Key, dict[str, Any]]]:
+    """The tables of an array of tables, each with its path; the others reported."""
+    if not p.expect(isinstance(value, list), path, expected, value):
+        return []
+    return [((*path, i), item) for i, item in enumerate(value) if _table(p, (*path, i), item) is not None]
+
+
+def _check_buckets(p: _Problems, buckets: dict[str, Any], project: Path) -> dict[str, Path]:
+    folders: dict[str, Path] = {}
+    for name, folder in buckets.items():
+        if not p.expect(_is_text(folder), ("buckets", name), "a folder path (string)", folder):
+            continue
+        folders[name] = (project / folder).resolve()
+        if not folders[name].is_dir():
+            what = "is not a folder" if folders[name].exists() else "does not exist"
+            p.add(("buckets", name), f"the folder {folders[name]} {what} (create it, or fix the path)")
+    return folders
+
+
+def _check_crawler(p: _Problems, path: Key, crawler: Any) -> None:
+    """The keys of Glue's CreateCrawler; the local crawls read DatabaseName, Targets.S3Targets, TablePrefix, ..."""
+    if _table(p, path, crawler) is None:
+        return
+    p.keys(path, crawler, CRAWLER_KEYS)
+    p.expect(_is_text(crawler.get("DatabaseName")), (*path, "DatabaseName"), "a database name (string)",
+             crawler.get("DatabaseName"))
+    _strings(p, path, crawler, ("Role", "TablePrefix", "Description", "Schedule", "Configuration",
+                                "CrawlerSecurityConfiguration", "CatalogId"))
+    for key, known in (("SchemaChangePolicy", ("UpdateBehavior", "DeleteBehavior")),
+                       ("RecrawlPolicy", ("RecrawlBehavior",))):
+        if key in crawler and (policy := _table(p, (*path, key), crawler[key])) is not None:
+            p.keys((*path, key), policy, known)
+            _strings(p, (*path, key), policy, known)
+    targets = _table(p, (*path, "Targets"), crawler.get("Targets"),
+                     "a table such as { S3Targets = [{ Path = \"s3://...\" }] }")
+    if targets is None:
+        return
+    p.keys((*path, "Targets"), targets, CRAWLER_TARGET_KEYS)
+    for at, target in _tables(p, (*path, "Targets", "S3Targets"), targets.get("S3Targets", []), "an array of tables"):
+        p.keys(at, target, S3_TARGET_KEYS)
+        p.expect(_is_text(target.get("Path")), (*at, "Path"), "an s3:// path (string)", target.get("Path"))
         exclusions = target.get("Exclusions", [])
-        _expect(isinstance(exclusions, list) and all(isinstance(e, str) for e in exclusions), where,
-                f"{at}.Exclusions", "an array of strings", exclusions)
+        p.expect(isinstance(exclusions, list) and all(isinstance(e, str) for e in exclusions), (*at, "Exclusions"),
+                 "an array of strings", exclusions)
 
 
-def _check_glue_job(where: str, name: str, job: Any) -> None:
-    key = f"[glue_jobs.{name}]"
-    _expect(isinstance(job, dict), where, key, "a table with ScriptLocation", job)
+def _check_arguments(p: _Problems, path: Key, job: dict[str, Any], key: str) -> None:
+    arguments = _table(p, (*path, key), job.get(key, {}), "a table of \"--key\" = value")
+    for arg, value in (arguments or {}).items():
+        p.expect(isinstance(value, str | int | float | bool), (*path, key, arg), "a string, number or boolean", value)
+
+
+def _check_glue_job(p: _Problems, path: Key, job: Any, project: Path, buckets: dict[str, Path]) -> None:
+    if _table(p, path, job, "a table with ScriptLocation") is None:
+        return
+    p.keys(path, job, GLUE_JOB_KEYS)
+    command = job.get("Command", {})
+    script_at = (*path, "ScriptLocation")
+    if _table(p, (*path, "Command"), command) is not None:
+        p.keys((*path, "Command"), command, GLUE_COMMAND_KEYS)
+        _strings(p, (*path, "Command"), command, GLUE_COMMAND_KEYS)
+        if "ScriptLocation" not in job and "ScriptLocation" in command:
+            job["ScriptLocation"] = command["ScriptLocation"]  # the runner reads the top-level key
+            script_at = (*path, "Command", "ScriptLocation")
     location = job.get("ScriptLocation")
-    _expect(isinstance(location, str) and location != "", where, f"{key} ScriptLocation",
-            "a script path or s3:// URI (string)", location)
-    arguments = job.get("DefaultArguments", {})
-    _expect(isinstance(arguments, dict), where, f"{key} DefaultArguments", "a table of \"--key\" = value", arguments)
-    for arg, value in arguments.items():
-        _expect(isinstance(value, str | int | float | bool), where, f"{key} DefaultArguments.{arg}",
-                "a string, number or boolean", value)
-    if "Timeout" in job:
-        _expect(isinstance(job["Timeout"], int) and not isinstance(job["Timeout"], bool), where, f"{key} Timeout",
-                "an integer (minutes)", job["Timeout"])
+    if p.expect(_is_text(location), script_at, "a script path or s3:// URI (string)", location):
+        _check_script(p, script_at, location, project, buckets)
+    _check_arguments(p, path, job, "DefaultArguments")
+    _check_arguments(p, path, job, "NonOverridableArguments")
+    for key in ("Timeout", "MaxRetries", "NumberOfWorkers", "AllocatedCapacity"):
+        if key in job:
+            p.expect(_is_int(job[key]), (*path, key), "an integer" + (" (minutes)" if key == "Timeout" else ""),
+                     job[key])
+    _strings(p, path, job, ("Description", "Role", "GlueVersion", "WorkerType", "JobMode", "LogUri",
+                            "SecurityConfiguration", "ExecutionClass", "MaintenanceWindow"))
 
 
-def _validated(data: dict[str, Any], where: str, project: Path) -> Config:
-    """The config's sections with every value's type checked; a wrong one names the file and key."""
-    buckets: dict[str, Path] = {}
-    for name, folder in _section(data, "buckets", where).items():
-        _expect(isinstance(folder, str) and folder != "", where, f"[buckets] {name}", "a folder path (string)", folder)
-        buckets[name] = (project / folder).resolve()
-    crawlers = _section(data, "crawlers", where)
-    for name, crawler in crawlers.items():
-        _check_crawler(where, name, crawler)
-    glue_jobs = _section(data, "glue_jobs", where)
-    for name, job in glue_jobs.items():
-        _check_glue_job(where, name, job)
-    lambdas = _section(data, "lambdas", where)
-    for name, spec in lambdas.items():
-        _expect(isinstance(spec, str) and ":" in spec, where, f"[lambdas] {name}", "\"module:function\" (string)",
-                spec)
-    targets = _section(data, "targets", where)
+def _check_script(p: _Problems, path: Key, location: str, project: Path, buckets: dict[str, Path]) -> None:
+    """A local script, or one under a mapped bucket's folder, must exist; others live in the workspace's store."""
+    if location.startswith(("s3://", "s3a://")):
+        bucket, _, key = location.split("://", 1)[1].partition("/")
+        if bucket not in buckets or not buckets[bucket].is_dir():
+            return
+        script = buckets[bucket].joinpath(*key.split("/"))
+    else:
+        script = Path(location) if Path(location).is_absolute() else project / location
+    if not script.is_file():
+        p.add(path, f"the script {script} does not exist")
+
+
+def _check_targets(p: _Problems, targets: dict[str, Any]) -> None:
+    """Keys are `default` or a service as Task resources name it (emulator/targets.py: what boto3 knows)."""
+    if not targets:
+        return
+    from emulator.targets import CLIENT_NAMES, DEFAULT, client_name  # botocore only when targets are set
+
+    known = _aws_services()
+    names = sorted({DEFAULT, *known, *CLIENT_NAMES})
     for service, target in targets.items():
-        _expect(target in ("local", "aws"), where, f"[targets] {service}", "\"local\" or \"aws\"", target)
-    spark = _section(data, "spark", where)
-    rules = _section(data, "rules", where)
-    for name, rule in rules.items():
-        _expect(isinstance(rule, dict), where, f"[rules.{name}]", "a table (EventPattern, ScheduleExpression, Targets)",
-                rule)
-    glue_workflows = _section(data, "glue_workflows", where)
-    for name, workflow in glue_workflows.items():
-        _expect(isinstance(workflow, dict), where, f"[glue_workflows.{name}]", "a table with Triggers", workflow)
-    return Config(buckets=buckets, crawlers=crawlers, glue_jobs=glue_jobs, lambdas=dict(lambdas), targets=dict(targets),
-                  spark=dict(spark), rules=dict(rules), glue_workflows=dict(glue_workflows), source=Path(where))
+        if service != DEFAULT and client_name(service) not in known:
+            p.add(("targets", service), f"unknown service{_suggest(service, names)}")
+        p.expect(target in ("local", "aws"), ("targets", service), "\"local\" or \"aws\"", target)
+
+
+def _aws_services() -> frozenset[str]:
+    import botocore.session
+
+    return frozenset(botocore.session.get_session().get_available_services())
+
+
+def _check_http(p: _Problems, section: dict[str, Any]) -> None:
+    p.keys(("http",), section, ("allow",))
+    allow = section.get("allow", [])
+    p.expect(isinstance(allow, list) and all(_is_text(host) for host in allow), ("http", "allow"),
+             "an array of host names (\"api.example.com\", \"*.example.org\", \"*\")", allow)
+
+
+def _check_spark(p: _Problems, spark: dict[str, Any]) -> None:
+    p.keys(("spark",), spark, SPARK_KEYS)
+    for key in ("master", "remote"):
+        if key in spark:
+            p.expect(_is_text(spark[key]), ("spark", key), "a string", spark[key])
+    if "master" in spark and "remote" in spark:
+        p.add(("spark", "remote"), "give master (a Spark cluster) or remote (Spark Connect), not both")
+    conf = _table(p, ("spark", "conf"), spark.get("conf", {}), "a table of \"spark.key\" = value")
+    for key, value in (conf or {}).items():
+        p.expect(isinstance(value, str | int | float | bool), ("spark", "conf", key), "a string, number or boolean",
+                 value)
+
+
+def _check_rule(p: _Problems, path: Key, rule: Any) -> None:
+    if _table(p, path, rule, "a table (EventPattern, ScheduleExpression, Targets)") is None:
+        return
+    p.keys(path, rule, RULE_KEYS)
+    _strings(p, path, rule, ("ScheduleExpression", "Description", "RoleArn", "EventBusName"))
+    if "State" in rule:
+        states = ("ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
+        p.expect(rule["State"] in states, (*path, "State"), " or ".join(states), rule["State"])
+    if "EventPattern" in rule:
+        p.expect(isinstance(rule["EventPattern"], dict | str), (*path, "EventPattern"), "a table or JSON text",
+                 rule["EventPattern"])
+    for at, target in _tables(p, (*path, "Targets"), rule.get("Targets", []), "an array of tables (Id, Arn, ...)"):
+        p.keys(at, target, RULE_TARGET_KEYS)
+        p.expect(_is_text(target.get("Arn")), (*at, "Arn"), "the target's ARN (string)", target.get("Arn"))
+        _strings(p, at, target, ("Id", "RoleArn", "Input", "InputPath"))
+        if "InputTransformer" in target and (shape := _table(p, (*at, "InputTransformer"),
+                                                            target["InputTransformer"])) is not None:
+            p.keys((*at, "InputTransformer"), shape, ("InputPathsMap", "InputTemplate"))
+
+
+def _check_workflow(p: _Problems, path: Key, workflow: Any) -> None:
+    if _table(p, path, workflow, "a table with Triggers") is None:
+        return
+    p.keys(path, workflow, WORKFLOW_KEYS)
+    _strings(p, path, workflow, ("Description",))
+    for at, trigger in _tables(p, (*path, "Triggers"), workflow.get("Triggers", []), "an array of tables"):
+        p.keys(at, trigger, TRIGGER_KEYS)
+        p.expect(_is_text(trigger.get("Name")), (*at, "Name"), "the trigger's name (string)", trigger.get("Name"))
+        p.expect(trigger.get("Type") in TRIGGER_TYPES, (*at, "Type"), " or ".join(TRIGGER_TYPES), trigger.get("Type"))
+        _strings(p, at, trigger, ("Schedule", "Description"))
+        if "Predicate" in trigger and (predicate := _table(p, (*at, "Predicate"), trigger["Predicate"])) is not None:
+            p.keys((*at, "Predicate"), predicate, PREDICATE_KEYS)
+            for cat, condition in _tables(p, (*at, "Predicate", "Conditions"), predicate.get("Conditions", []),
+                                          "an array of tables"):
+                p.keys(cat, condition, CONDITION_KEYS)
+        for aat, action in _tables(p, (*at, "Actions"), trigger.get("Actions", []), "an array of tables"):
+            p.keys(aat, action, ACTION_KEYS)
+
+
+def _validated(data: dict[str, Any], p: _Problems, project: Path) -> Config:
+    """The config with every section, key and value checked; all problems are raised together."""
+    for section in data:
+        if section not in SECTIONS:
+            p.add((section,), f"unknown section{_suggest(section, SECTIONS)}")
+    sections = {name: _table(p, (name,), data.get(name, {})) or {} for name in SECTIONS}
+    buckets = _check_buckets(p, sections["buckets"], project)
+    for name, crawler in sections["crawlers"].items():
+        _check_crawler(p, ("crawlers", name), crawler)
+    for name, job in sections["glue_jobs"].items():
+        _check_glue_job(p, ("glue_jobs", name), job, project, buckets)
+    for name, spec in sections["lambdas"].items():
+        p.expect(isinstance(spec, str) and ":" in spec, ("lambdas", name), "\"module:function\" (string)", spec)
+    _check_targets(p, sections["targets"])
+    _check_spark(p, sections["spark"])
+    _check_http(p, sections["http"])
+    for name, rule in sections["rules"].items():
+        _check_rule(p, ("rules", name), rule)
+    for name, workflow in sections["glue_workflows"].items():
+        _check_workflow(p, ("glue_workflows", name), workflow)
+    p.raise_if_any()
+    return Config(buckets=buckets, crawlers=sections["crawlers"], glue_jobs=sections["glue_jobs"],
+                  lambdas=dict(sections["lambdas"]), targets=dict(sections["targets"]), spark=dict(sections["spark"]),
+                  rules=dict(sections["rules"]), glue_workflows=dict(sections["glue_workflows"]), source=Path(p.where),
+                  http=dict(sections["http"]))
 
 
 def load_config(project: Path) -> Config:
-    """Read `sfn-local.toml`, else `[tool.sfn-local]` of pyproject.toml; an empty Config when neither."""
-    candidates = [(project / "sfn-local.toml", None), (project / "pyproject.toml", ("tool", "sfn-local"))]
+    """Read `sfn-local.toml`, else `[tool.sfn-local]` of pyproject.toml; an empty Config when neither.
+
+    ConfigError lists every problem at once: unknown sections and keys (with the nearest known
+    name), wrong types, a Glue job script or a bucket folder that does not exist.
+    """
+    candidates = [(project / "sfn-local.toml", ()), (project / "pyproject.toml", ("tool", "sfn-local"))]
     for path, keys in candidates:
         if not path.is_file():
             continue
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: {exc}") from None
-        for key in keys or ():
+        for key in keys:
             data = data.get(key, {}) if isinstance(data, dict) else {}
         if keys and not data:
             continue
+        problems = _Problems(str(path), text, keys)
         if not isinstance(data, dict):
-            raise ConfigError(f"{path}: [tool.sfn-local]: expected a table, got {_kind(data)}")
-        return _validated(data, str(path), project)
+            problems.add((), f"expected a table, got {_kind(data)}")
+            problems.raise_if_any()
+        return _validated(data, problems, project)
     return Config()
 
 

@@ -8,6 +8,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Client:
-    def __init__(self, workspace: Path) -> None:
-        env = {**os.environ, "SFN_LOCAL_WORKSPACE": str(workspace)}
+    def __init__(self, workspace: Path, **env_extra: str) -> None:
+        env = {**os.environ, "SFN_LOCAL_WORKSPACE": str(workspace), **env_extra}
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from emulator.debugger.dap import dap_command; dap_command()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(ROOT), env=env,
@@ -166,5 +167,55 @@ def test_launch_errors_are_responses_not_crashes(tmp_path: Path) -> None:
     bad = client.request("launch", program=str(program), handlers={"transform": "tests.nope:fn"})
     assert not bad["success"] and "handlers:" in bad["message"]
     assert not client.request("stackTrace", threadId=1)["success"]
+    client.request("disconnect")
+    client.close()
+
+
+# A loop that runs until n reaches limit, each round a Task that takes real time.
+LOOP = {"StartAt": "Count", "States": {
+    "Count": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:tick", "Next": "More?"},
+    "More?": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericLessThanPath": "$.limit", "Next": "Count"}],
+              "Default": "Done"},
+    "Done": {"Type": "Succeed"}}}
+TICK = "import time\n\ndef tick(event):\n    time.sleep(0.01)\n    return {'n': event['n'] + 1, 'limit': event['limit']}\n"
+
+
+def test_pause_stops_the_running_execution_at_the_next_state(tmp_path: Path) -> None:
+    (tmp_path / "loop_handlers.py").write_text(TICK)
+    program = tmp_path / "loop.asl.json"
+    program.write_text(json.dumps(LOOP, indent=2))
+    client = Client(tmp_path / "ws", PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
+    client.request("initialize", adapterID="sfn-local")
+    refused = client.request("pause", threadId=1)
+    assert not refused["success"] and "launch" in refused["message"]
+    launched = client.request("launch", program=str(program), input={"n": 0, "limit": 100000},
+                              handlers={"tick": "loop_handlers:tick"})
+    assert launched["success"], launched
+    client.request("configurationDone")
+    # Running (no breakpoint, no stop on entry) until the pause: the response comes first, then the stop.
+    time.sleep(0.3)
+    paused = client.request("pause", threadId=1)
+    assert paused["success"], paused
+    stopped = client.event("stopped")
+    assert stopped["body"]["reason"] == "pause" and stopped["body"]["threadId"] == 1
+    assert stopped["seq"] > paused["seq"]
+    frame = client.request("stackTrace", threadId=1)["body"]["stackFrames"][0]
+    assert frame["name"] in ("Count", "More?") and frame["line"] == _line_of(program, f'"{frame["name"]}"')
+    scopes = {s["name"]: s["variablesReference"] for s in client.request("scopes", frameId=1)["body"]["scopes"]}
+    at_pause = json.loads(client.variables(scopes["Stages"])["input"]["value"])
+    assert 0 <= at_pause["n"] < 100000
+    # Paused, nothing moves: a second look sees the same state and input.
+    assert json.loads(client.variables(scopes["Stages"])["input"]["value"]) == at_pause
+    # Skip to the end of the loop and let it finish.
+    edited = client.request("setVariable", variablesReference=scopes["Stages"], name="input",
+                            value=json.dumps({"n": 100000, "limit": 100000}))
+    assert edited["success"], edited
+    client.request("continue", threadId=1)
+    output = client.event("output")["body"]["output"]
+    assert output.startswith("Execution SUCCEEDED"), output
+    assert json.loads(output.split(": ", 1)[1])["n"] >= 100000
+    assert client.event("exited")["body"]["exitCode"] == 0
+    ended = client.request("pause", threadId=1)
+    assert not ended["success"] and "not running" in ended["message"]
     client.request("disconnect")
     client.close()

@@ -94,7 +94,6 @@ def test_context_object() -> None:
                 "id.$": "$$.Execution.Id",
                 "input.$": "$$.Execution.Input",
                 "state.$": "$$.State.Name",
-                "retry.$": "$$.State.RetryCount",
                 "sm.$": "$$.StateMachine.Name",
                 "role.$": "$$.Execution.RoleArn",
                 "start.$": "$$.Execution.StartTime",
@@ -108,7 +107,6 @@ def test_context_object() -> None:
     assert out["id"] == "arn:aws:states:us-east-1:123456789012:execution:Orders:exec-1"
     assert out["input"] == {"q": 1}
     assert out["state"] == "Ctx"
-    assert out["retry"] == 0
     assert out["sm"] == "Orders"
     assert out["role"].startswith("arn:aws:iam::")
     assert out["start"].endswith("Z") and "T" in out["start"]

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 import emulator
 from emulator.integrations.mocks import MockConfig
 from emulator.testing.preflight import check_command, format_missing, needs, preflight
+from emulator.workspace import Config, ConfigError
 from tests.conftest import chain
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +49,11 @@ def test_glue_jobs_scripts_and_crawlers_come_from_the_config(project_ws: emulato
 
 def test_unknown_job_crawler_and_resource_are_missing(tmp_path: Path) -> None:
     (tmp_path / "sfn-local.toml").write_text('[glue_jobs.gone]\nScriptLocation = "jobs/gone.py"\n')
-    ws = emulator.Workspace(root=tmp_path / "ws", project=tmp_path)
+    # Loading the config already names the missing script; pre-flight reports it with the rest.
+    with pytest.raises(ConfigError, match=r"sfn-local\.toml:2: .*ScriptLocation.*jobs/gone\.py"):
+        emulator.Workspace(root=tmp_path / "ws", project=tmp_path)
+    ws = emulator.Workspace(root=tmp_path / "ws", project=tmp_path,
+                            config=Config(glue_jobs={"gone": {"ScriptLocation": "jobs/gone.py"}}))
     definition = chain(
         ("Job", {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync",
                  "Parameters": {"JobName": "gone"}}),

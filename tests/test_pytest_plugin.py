@@ -95,20 +95,51 @@ def test_diff(sfn):
     ])
 
 
-def test_targets_marker_runs_local_and_skips_aws_with_the_reason(project: pytest.Pytester) -> None:
+def test_targets_marker_runs_the_test_locally_and_against_moto(project: pytest.Pytester) -> None:
     project.makepyfile(test_targets='''
+import json
+
+import boto3
 import pytest
 
+from emulator.backends import Backends
+
+PUT_GET = {"StartAt": "Put", "States": {
+    "Put": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+            "Parameters": {"Bucket": "plugin-bkt", "Key": "k.json", "Body.$": "$"}, "ResultPath": None,
+            "Next": "Get"},
+    "Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+            "Parameters": {"Bucket": "plugin-bkt", "Key": "k.json"},
+            "ResultSelector": {"body.$": "States.StringToJson($.Body)"}, "Next": "Fn"},
+    "Fn": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:double",
+           "InputPath": "$.body.n", "ResultPath": "$.doubled", "End": True}}}
+SEEN = []
+
 @pytest.mark.sfn_targets("local", "aws")
-def test_both(sfn, sfn_target):
-    assert sfn.target == sfn_target == "local"
-    assert sfn.run({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}).status == "SUCCEEDED"
+def test_both(sfn, sfn_target, sfn_workspace):
+    assert sfn.target == sfn_target
+    if sfn_target == "aws":
+        boto3.client("s3").create_bucket(Bucket="plugin-bkt")
+    ex = sfn.run(PUT_GET, {"n": 21, "on": sfn_target})
+    assert ex.output == {"body": {"n": 21, "on": sfn_target}, "doubled": 42}
+    local = Backends(sfn_workspace).object_store
+    if sfn_target == "aws":  # in moto, not in the workspace
+        body = boto3.client("s3").get_object(Bucket="plugin-bkt", Key="k.json")["Body"].read()
+        assert json.loads(body) == {"n": 21, "on": "aws"}
+        assert "plugin-bkt" not in local.buckets()
+    else:
+        assert json.loads(local.get("plugin-bkt", "k.json")[0]) == {"n": 21, "on": "local"}
+    SEEN.append(sfn_target)
+
+def test_both_ran():
+    assert SEEN == ["local", "aws"]
 
 @pytest.mark.sfn_targets("lokal")
 def test_typo(sfn):
     pass
 ''')
-    result = project.runpytest("-p", "no:cacheprovider", "-rs")
-    result.stdout.fnmatch_lines(["*SKIPPED*switch to AWS not available yet*"])
+    # In a subprocess: moto and DuckDB must load once per process, which an in-process run cannot promise.
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-v")
+    result.stdout.fnmatch_lines(["*test_both?local? PASSED*", "*test_both?aws? PASSED*"])
     result.stdout.fnmatch_lines(["*sfn_targets: unknown target 'lokal' (targets: local, aws)*"])
-    result.assert_outcomes(passed=1, skipped=1, errors=1)
+    result.assert_outcomes(passed=3, errors=1)

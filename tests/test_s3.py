@@ -118,6 +118,7 @@ def test_configured_bucket_maps_to_a_project_folder(tmp_path: Path) -> None:
 
 def test_config_in_pyproject_and_bad_config(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname="x"\n[tool.sfn-local.buckets]\nraw = "data"\n')
+    (tmp_path / "data").mkdir()
     assert load_config(tmp_path).buckets == {"raw": (tmp_path / "data").resolve()}
     (tmp_path / "sfn-local.toml").write_text("buckets = [")
     with pytest.raises(ConfigError, match=r"sfn-local\.toml"):

@@ -544,7 +544,7 @@ def test_restart_keeps_machines_and_executions(tmp_path: Path) -> None:
         history = sfn.get_execution_history(executionArn=done)["events"]
         waiting = create(sfn, TOKEN_MACHINE, "Waiting")
         cut = sfn.start_execution(stateMachineArn=waiting, input=json.dumps({"order": 1}))["executionArn"]
-        wait_token(sfn, cut)
+        token = wait_token(sfn, cut)
         activity = sfn.create_activity(name="kept-activity")["activityArn"]
     finally:
         first.stop()
@@ -558,8 +558,22 @@ def test_restart_keeps_machines_and_executions(tmp_path: Path) -> None:
         out = sfn.describe_execution(executionArn=done)
         assert out["status"] == "SUCCEEDED" and json.loads(out["output"]) == {"kept": True}
         assert sfn.get_execution_history(executionArn=done)["events"] == history
-        # An execution the server was running when it stopped cannot go on: it is ABORTED.
-        assert sfn.describe_execution(executionArn=cut)["status"] == "ABORTED"
+        # An execution the server was running when it stopped resumes: its in-flight task runs again, with
+        # the same token (the run's saved seed), and completes when the token is answered.
+        assert sfn.describe_execution(executionArn=cut)["status"] == "RUNNING"
+        deadline = time.monotonic() + 10
+        while True:  # the resumed task takes its token again as soon as it runs
+            try:
+                sfn.send_task_success(taskToken=token, output=json.dumps({"approved": True}))
+                break
+            except sfn.exceptions.InvalidToken:
+                assert time.monotonic() < deadline, "the resumed execution never took its token again"
+                time.sleep(0.05)
+        out = finished(sfn, cut)
+        assert out["status"] == "SUCCEEDED" and json.loads(out["output"]) == {"approved": True}
+        types = [e["type"] for e in sfn.get_execution_history(executionArn=cut)["events"]]
+        assert types == ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded",
+                         "TaskStateExited", "ExecutionSucceeded"]
         assert sfn.describe_activity(activityArn=activity)["name"] == "kept-activity"
         with pytest.raises(sfn.exceptions.ExecutionAlreadyExists):
             sfn.start_execution(stateMachineArn=arn, name="done")
@@ -590,3 +604,44 @@ def test_start_in_thread_serves_and_stops(tmp_path: Path) -> None:
     assert time.monotonic() - began < 10
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=5)
+
+
+def test_start_execution_runs_a_mock_config_test_case(tmp_path: Path) -> None:
+    config = {"StateMachines": {"Mocked": {"TestCases": {
+                  "HappyPath": {"Call": "Ok"}, "Broken": {"Call": "Boom"}}}},
+              "MockedResponses": {"Ok": {"0": {"Return": {"mocked": True}}},
+                                  "Boom": {"0": {"Throw": {"Error": "Lambda.ServiceException", "Cause": "down"}}}}}
+    (tmp_path / "mocks.json").write_text(json.dumps(config))
+    definition = {"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "not-deployed-anywhere", "Payload.$": "$"}, "End": True}}}
+    srv = Server(tmp_path / "ws", tmp_path, "--mock-config", "mocks.json")
+    try:
+        sfn = srv.client()
+        arn = create(sfn, definition, "Mocked")
+        happy = sfn.start_execution(stateMachineArn=f"{arn}#HappyPath")["executionArn"]
+        out = finished(sfn, happy)
+        assert out["status"] == "SUCCEEDED" and json.loads(out["output"]) == {"mocked": True}
+        assert happy.startswith(arn.replace(":stateMachine:", ":execution:") + ":")
+        broken = finished(sfn, sfn.start_execution(stateMachineArn=f"{arn}#Broken")["executionArn"])
+        assert (broken["status"], broken["error"], broken["cause"]) == ("FAILED", "Lambda.ServiceException", "down")
+        with pytest.raises(sfn.exceptions.ClientError, match="no test case 'Nope'"):
+            sfn.start_execution(stateMachineArn=f"{arn}#Nope")
+    finally:
+        srv.stop()
+
+
+def test_redrive_execution_refuses_what_aws_refuses(sfn: Any) -> None:
+    done = finished(sfn, sfn.start_execution(stateMachineArn=create(sfn, pass_machine(1)))["executionArn"])
+    assert done["redriveStatus"] == "NOT_REDRIVABLE" and done["redriveCount"] == 0
+    with pytest.raises(sfn.exceptions.ExecutionNotRedrivable):
+        sfn.redrive_execution(executionArn=done["executionArn"])
+    failing = create(sfn, {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Nope"}}})
+    failed = finished(sfn, sfn.start_execution(stateMachineArn=failing)["executionArn"])
+    assert failed["redriveStatus"] == "REDRIVABLE"
+    sfn.redrive_execution(executionArn=failed["executionArn"])
+    again = finished(sfn, failed["executionArn"])
+    assert (again["status"], again["redriveCount"]) == ("FAILED", 1)
+    types = [e["type"] for e in sfn.get_execution_history(executionArn=failed["executionArn"])["events"]]
+    assert types == ["ExecutionStarted", "FailStateEntered", "ExecutionFailed", "ExecutionRedriven",
+                     "FailStateEntered", "ExecutionFailed"]

@@ -21,10 +21,13 @@ from emulator.asl.states import (
     ChoiceRule,
     ChoiceState,
     FailState,
+    ItemBatcherSpec,
+    ItemReaderSpec,
     Machine,
     MapState,
     ParallelState,
     PassState,
+    ResultWriterSpec,
     Retrier,
     State,
     SucceedState,
@@ -134,32 +137,12 @@ def _parse_text(text: str, origin: str) -> Any:
 
 def parse(definition: dict[str, Any]) -> Machine:
     """Validate and compile a definition; raises DefinitionError listing every problem."""
-    diagnostics = validate_definition(definition) or _unsupported(definition)
+    diagnostics = validate_definition(definition)
     if diagnostics:
         raise DefinitionError(diagnostics)
     machine = _machine(definition, definition.get("QueryLanguage", JSONPATH) == JSONATA)
     machine.timeout_seconds = definition.get("TimeoutSeconds")
     return machine
-
-
-def _unsupported(definition: dict[str, Any]) -> list[Diagnostic]:
-    """Valid ASL this version cannot run yet: Distributed Map's S3 reader/writer and batching."""
-    found: list[Diagnostic] = []
-
-    def visit(spec: dict[str, Any], pointer: str) -> None:
-        for name, body in spec.get("States", {}).items():
-            here = f"{pointer}/States/{name}"
-            for key in ("ItemReader", "ResultWriter", "ItemBatcher"):
-                if key in body:
-                    found.append(Diagnostic(f"{here}/{key}", f"Map {key} is not supported yet", "UNSUPPORTED_FEATURE"))
-            for key in ("ItemProcessor", "Iterator"):
-                if isinstance(body.get(key), dict):
-                    visit(body[key], f"{here}/{key}")
-            for i, branch in enumerate(body.get("Branches", [])):
-                visit(branch, f"{here}/Branches/{i}")
-
-    visit(definition, "")
-    return found
 
 
 def _machine(spec: dict[str, Any], jsonata: bool) -> Machine:
@@ -352,6 +335,44 @@ def _map(state: MapState, body: dict[str, Any], top_jsonata: bool) -> None:
     state.tolerated_failure_count = _value(state, body, "ToleratedFailureCount")
     state.tolerated_failure_count_path = _path_or_none(body, "ToleratedFailureCountPath")
     state.label = body.get("Label")
+    state.execution_type = config.get("ExecutionType", "STANDARD")
+    if "ItemReader" in body:
+        state.reader = _item_reader(state, body["ItemReader"])
+    if "ItemBatcher" in body:
+        state.batcher = _item_batcher(state, body["ItemBatcher"])
+    if "ResultWriter" in body:
+        state.writer = _result_writer(state, body["ResultWriter"])
+
+
+def _call_parameters(state: State, spec: dict[str, Any]) -> Any:
+    """An ItemReader's or ResultWriter's Parameters (JSONPath) or Arguments (JSONata)."""
+    if state.jsonata:
+        return _jsonata_template(spec, "Arguments")
+    return Template(spec["Parameters"]) if "Parameters" in spec else None
+
+
+def _item_reader(state: MapState, spec: dict[str, Any]) -> ItemReaderSpec:
+    config = spec.get("ReaderConfig", {})
+    if state.jsonata:
+        return ItemReaderSpec(spec["Resource"], _call_parameters(state, spec), jsonata.Template(config, "ReaderConfig"))
+    return ItemReaderSpec(spec["Resource"], _call_parameters(state, spec), config,
+                          _path_or_none(config, "MaxItemsPath"))
+
+
+def _item_batcher(state: MapState, spec: dict[str, Any]) -> ItemBatcherSpec:
+    batch_input = None
+    if "BatchInput" in spec:
+        batch_input = (jsonata.Template(spec["BatchInput"], "BatchInput") if state.jsonata
+                       else Template(spec["BatchInput"]))
+    return ItemBatcherSpec(_value(state, spec, "MaxItemsPerBatch"), _path_or_none(spec, "MaxItemsPerBatchPath"),
+                           _value(state, spec, "MaxInputBytesPerBatch"),
+                           _path_or_none(spec, "MaxInputBytesPerBatchPath"), batch_input)
+
+
+def _result_writer(state: MapState, spec: dict[str, Any]) -> ResultWriterSpec:
+    config = spec.get("WriterConfig", {})
+    return ResultWriterSpec(spec.get("Resource"), _call_parameters(state, spec), config.get("OutputType", "JSON"),
+                            config.get("Transformation"))
 
 
 _specific = {

@@ -132,6 +132,42 @@ class MapState(State):
     tolerated_failure_count_path: Path | None = None
     distributed: bool = False
     label: str | None = None
+    execution_type: str = "STANDARD"  # ProcessorConfig.ExecutionType of a Distributed Map's child executions
+    reader: ItemReaderSpec | None = None
+    batcher: ItemBatcherSpec | None = None
+    writer: ResultWriterSpec | None = None
+
+
+@dataclass(slots=True, eq=False)
+class ItemReaderSpec:
+    """A Distributed Map's ItemReader. In JSONata states `parameters` and `config` are JSONata Templates
+    (Arguments, ReaderConfig); in JSONPath states a payload Template and a plain dict."""
+
+    resource: str
+    parameters: Any = None
+    config: Any = None
+    max_items_path: Path | None = None
+
+
+@dataclass(slots=True, eq=False)
+class ItemBatcherSpec:
+    """ItemBatcher: each number a value (a JSONata Template in JSONata states) or a path; None when absent."""
+
+    max_items: Any = None
+    max_items_path: Path | None = None
+    max_bytes: Any = None
+    max_bytes_path: Path | None = None
+    batch_input: Any = None
+
+
+@dataclass(slots=True, eq=False)
+class ResultWriterSpec:
+    """ResultWriter: where child results go (Resource/Parameters, optional) and how (WriterConfig)."""
+
+    resource: str | None = None
+    parameters: Any = None
+    output_type: str = "JSON"
+    transformation: str | None = None  # None: NONE when exporting to S3, else COMPACT
 
 
 @dataclass(slots=True, eq=False)

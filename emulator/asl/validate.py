@@ -183,6 +183,8 @@ class _Validator:
                           "state machine is set to 'JSONata'")
         _check_fields(ctx, body, loc, _STATE_TABLES[kind], f"a {kind} state",
                       required=_REQUIRED.get(kind, ()), skip=("Type",))
+        if kind == "Map":
+            _distributed_map(ctx, body, loc)
         if kind not in _TERMINAL_TYPES:
             has_next, ends = "Next" in body, body.get("End") is True
             if has_next and ends:
@@ -476,12 +478,91 @@ def _object(table: Mapping[str, Checker], what: str, required: Iterable[tuple[st
     return check
 
 
-def _config(ctx: _Ctx, name: str, value: Any, loc: str) -> None:
-    """ReaderConfig/WriterConfig: options AWS keeps adding to, so only their shape is checked."""
-    if not isinstance(value, dict):
-        ctx.error(loc, f"'{name}' must be a JSON object, not {_kind(value)}")
-    elif ctx.jsonata:
-        _jsonata_values(ctx, value, loc)
+def _csv_headers(ctx: _Ctx, name: str, value: Any, loc: str) -> None:
+    if ctx.jsonata and isinstance(value, str):
+        _expression(ctx, name, value, loc)
+    elif not isinstance(value, list) or not value or not all(isinstance(h, str) and h for h in value):
+        ctx.error(loc, f"'{name}' must be a non-empty list of column names, not {_show(value)}")
+
+
+def _json_pointer(ctx: _Ctx, name: str, value: Any, loc: str) -> None:
+    if not isinstance(value, str) or (value and not value.startswith("/")):
+        ctx.error(loc, f"'{name}' must be a JSON Pointer such as '/data/items', not {_show(value)}")
+
+
+_READER_RESOURCES = ("arn:aws:states:::s3:getObject", "arn:aws:states:::s3:listObjectsV2")
+_WRITER_RESOURCE = "arn:aws:states:::s3:putObject"
+
+
+def _distributed_map(ctx: _Ctx, body: dict[str, Any], loc: str) -> None:
+    """What a Distributed Map's fields need of each other (each field's own shape is checked by its table)."""
+    processor = body.get("ItemProcessor", body.get("Iterator"))
+    config = processor.get("ProcessorConfig") if isinstance(processor, dict) else None
+    distributed = isinstance(config, dict) and config.get("Mode") == "DISTRIBUTED"
+    for key in ("ItemReader", "ItemBatcher", "ResultWriter"):
+        if key in body and not distributed:
+            ctx.error(_ptr(loc, key), f"'{key}' is only supported in a Map state whose ItemProcessor has "
+                      "ProcessorConfig Mode 'DISTRIBUTED'")
+    reader, writer = body.get("ItemReader"), body.get("ResultWriter")
+    if isinstance(reader, dict):
+        _reader_needs(ctx, reader, _ptr(loc, "ItemReader"))
+    if isinstance(writer, dict):
+        where = _ptr(loc, "ResultWriter")
+        if "WriterConfig" not in writer and not ("Resource" in writer and _call_params(writer) is not None):
+            ctx.error(where, "A ResultWriter needs 'WriterConfig', or 'Resource' and 'Parameters' (or "
+                      "'Arguments'), or all three")
+        if "Resource" in writer and writer["Resource"] != _WRITER_RESOURCE:
+            ctx.error(_ptr(where, "Resource"), f"A ResultWriter's 'Resource' must be '{_WRITER_RESOURCE}', "
+                      f"not {_show(writer['Resource'])}")
+        _needs_params(ctx, writer, where, ("Bucket",))
+
+
+def _call_params(spec: dict[str, Any]) -> Any:
+    return spec.get("Parameters", spec.get("Arguments"))
+
+
+def _needs_params(ctx: _Ctx, spec: dict[str, Any], loc: str, names: tuple[str, ...]) -> None:
+    """Parameters naming each of `names` (or `name.$`); an Arguments expression is judged at run time."""
+    params = _call_params(spec)
+    if "Resource" not in spec or not isinstance(params, dict):
+        if "Resource" in spec and params is None:
+            ctx.error(loc, f"'{spec['Resource']}' needs 'Parameters' (or 'Arguments') with {_names(names)}")
+        return
+    key = "Parameters" if "Parameters" in spec else "Arguments"
+    for name in names:
+        if name not in params and f"{name}.$" not in params:
+            ctx.error(_ptr(loc, key), f"'{key}' must name the '{name}'")
+
+
+def _reader_needs(ctx: _Ctx, reader: dict[str, Any], loc: str) -> None:
+    resource = reader.get("Resource")
+    if "Resource" in reader and resource not in _READER_RESOURCES:
+        ctx.error(_ptr(loc, "Resource"), f"An ItemReader's 'Resource' must be one of {_names(_READER_RESOURCES)}, "
+                  f"not {_show(resource)}")
+        return
+    config = reader.get("ReaderConfig", {})
+    if not isinstance(config, dict):
+        return
+    config_loc = _ptr(loc, "ReaderConfig")
+    input_type = config.get("InputType")
+    if resource == _READER_RESOURCES[0]:
+        _needs_params(ctx, reader, loc, ("Bucket", "Key"))
+        if "InputType" not in config:
+            ctx.error(loc, "An ItemReader with 's3:getObject' needs 'ReaderConfig' with 'InputType'")
+    elif resource == _READER_RESOURCES[1]:
+        _needs_params(ctx, reader, loc, ("Bucket",))
+        if "InputType" in config:
+            ctx.error(_ptr(config_loc, "InputType"), "'InputType' is not used with 's3:listObjectsV2'")
+    location = config.get("CSVHeaderLocation")
+    if location == "GIVEN" and "CSVHeaders" not in config:
+        ctx.error(config_loc, "'CSVHeaderLocation' 'GIVEN' needs 'CSVHeaders'")
+    if "CSVHeaders" in config and location != "GIVEN":
+        ctx.error(_ptr(config_loc, "CSVHeaders"), "'CSVHeaders' is only used with 'CSVHeaderLocation' 'GIVEN'")
+    for key in ("CSVHeaderLocation", "CSVDelimiter"):
+        if key in config and input_type not in ("CSV", None):
+            ctx.error(_ptr(config_loc, key), f"'{key}' is only used with 'InputType' 'CSV'")
+    if "ItemsPointer" in config and input_type != "JSON":
+        ctx.error(_ptr(config_loc, "ItemsPointer"), "'ItemsPointer' is only used with 'InputType' 'JSON'")
 
 
 def _retrier(ctx: _Ctx, value: Any, loc: str) -> None:
@@ -637,6 +718,7 @@ _JSONPATH_ONLY = frozenset(
     ["InputPath", "OutputPath", "Parameters", "ResultSelector", "ResultPath", "ItemsPath", "TimeoutSecondsPath",
      "HeartbeatSecondsPath", "SecondsPath", "TimestampPath", "MaxConcurrencyPath", "ToleratedFailurePercentagePath",
      "ToleratedFailureCountPath", "ErrorPath", "CausePath", "MaxItemsPerBatchPath", "MaxInputBytesPerBatchPath",
+     "MaxItemsPath",
      "Variable", *_BOOLEAN_OPERATORS, *COMPARISON_OPERATORS]
 )
 _JSONATA_ONLY = frozenset(["Arguments", "Output", "Condition", "Items"])
@@ -651,6 +733,7 @@ _AT_MOST_ONE = [
     ("ToleratedFailureCount", "ToleratedFailureCountPath"),
     ("MaxItemsPerBatch", "MaxItemsPerBatchPath"),
     ("MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath"),
+    ("MaxItems", "MaxItemsPath"),
     ("Error", "ErrorPath"),
     ("Cause", "CausePath"),
     ("ItemProcessor", "Iterator"),
@@ -739,17 +822,33 @@ _STATE_CHECKS: dict[str, Checker] = {
     "ItemsPath": _path(definite=True),
     "Items": _items,
     "ItemSelector": _template,
-    "ItemReader": _object({**_RESOURCE_CALL, "ReaderConfig": _config}, "an ItemReader", [("Resource",)]),
-    "ResultWriter": _object({**_RESOURCE_CALL, "WriterConfig": _config}, "a ResultWriter"),
+    "ItemReader": _object({**_RESOURCE_CALL, "ReaderConfig": _object(
+        {
+            "InputType": _enum("CSV", "JSON", "JSONL", "MANIFEST", "PARQUET"),
+            "CSVHeaderLocation": _enum("FIRST_ROW", "GIVEN"),
+            "CSVHeaders": _csv_headers,
+            "CSVDelimiter": _enum("COMMA", "PIPE", "SEMICOLON", "SPACE", "TAB"),
+            "MaxItems": _integer(0, 100_000_000),
+            "MaxItemsPath": _path(),
+            "ItemsPointer": _json_pointer,
+            "ManifestType": _enum("S3_INVENTORY", "ATHENA_DATA"),
+        },
+        "a ReaderConfig",
+    )}, "an ItemReader", [("Resource",)]),
+    "ResultWriter": _object({**_RESOURCE_CALL, "WriterConfig": _object(
+        {"OutputType": _enum("JSON", "JSONL"), "Transformation": _enum("NONE", "COMPACT", "FLATTEN")},
+        "a WriterConfig",
+    )}, "a ResultWriter"),
     "ItemBatcher": _object(
         {
             "MaxItemsPerBatch": _integer(0),
             "MaxItemsPerBatchPath": _path(),
-            "MaxInputBytesPerBatch": _integer(0, 2**31 - 1),
+            "MaxInputBytesPerBatch": _integer(0, 256 * 1024),
             "MaxInputBytesPerBatchPath": _path(),
             "BatchInput": _template,
         },
         "an ItemBatcher",
+        [("MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath")],
     ),
     "MaxConcurrency": _integer(0),
     "MaxConcurrencyPath": _path(),

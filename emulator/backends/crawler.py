@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from emulator import background
+from emulator.backends import events
 from emulator.backends.catalog import GlueError, entity_name, now_iso, read_json, write_json
 from emulator.backends.objectstore import S3Error
 
@@ -618,6 +619,7 @@ class _Active:
     started: float
     state: str = "RUNNING"
     done: threading.Event = field(default_factory=threading.Event)
+    stop_requested: bool = False  # StopCrawler: the crawl's LastCrawl ends CANCELLED
 
 
 # Crawls running in this process, by crawler state file: one workspace, one crawler state.
@@ -725,6 +727,54 @@ class Crawlers:
                         **state.get("Metrics", {"TablesCreated": 0, "TablesUpdated": 0, "TablesDeleted": 0})})
         return out
 
+    def batch_get(self, names: list[str]) -> dict[str, Any]:
+        """BatchGetCrawlers: the crawlers found, and the names that are not."""
+        found, missing = [], []
+        for name in names:
+            try:
+                found.append(self.get(name))
+            except GlueError:
+                missing.append(name)
+        return {"Crawlers": found, "CrawlersNotFound": missing}
+
+    def stop(self, name: str) -> None:
+        """StopCrawler: the running crawl ends CANCELLED (what it wrote so far stays, as on Glue)."""
+        self._definition(name, self._state(name))
+        with _ACTIVE_GUARD:
+            active = _ACTIVE.get(self._file(name))
+            if active is None:
+                raise GlueError("CrawlerNotRunningException", f"Crawler with name {name} isn't running")
+            if active.state == "STOPPING":
+                raise GlueError("CrawlerStoppingException", f"Crawler with name {name} is stopping")
+            active.stop_requested = True
+            active.state = "STOPPING"
+
+    def update(self, request: dict[str, Any]) -> None:
+        """UpdateCrawler: the given fields replace the definition's; refused while the crawler runs."""
+        name = request.get("Name")
+        path = self._file(name)
+        with self.catalog.lock:
+            state = self._state(name)
+            definition = self._definition(name, state)
+            if path in _ACTIVE:
+                raise GlueError("CrawlerRunningException", f"Crawler with name {name} is running")
+            updated = {**{k: v for k, v in definition.items() if k != "Name"},
+                       **{k: v for k, v in request.items() if k != "Name"}}
+            state.update(Definition=updated, LastUpdated=now_iso())
+            write_json(path, state)
+
+    def delete(self, name: str) -> None:
+        """DeleteCrawler: refused while it runs; a crawler of the config is removed there, not here."""
+        path = self._file(name)
+        with self.catalog.lock:
+            self._definition(name, self._state(name))
+            if path in _ACTIVE:
+                raise GlueError("CrawlerRunningException", f"Crawler with name {name} is running")
+            if name in self.catalog.workspace.config.crawlers:
+                raise GlueError("InvalidInputException", f"Crawler {name} is defined in the project's config "
+                                                         f"([crawlers.{name}]); remove it there")
+            path.unlink()
+
     def start(self, name: str) -> None:
         """StartCrawler: the crawl runs in the background; CrawlerRunningException if one already is."""
         state = self._state(name)
@@ -736,6 +786,7 @@ class Crawlers:
             if path in _ACTIVE:
                 raise GlueError("CrawlerRunningException", f"Crawler with name {name} has already started")
             active = _ACTIVE[path] = _Active(time.time())
+        events.glue_crawler_state(self.catalog.workspace, name, "Started")
         background.spawn(self._run, name, definition, active, name=f"crawler-{name}")
 
     def wait(self, name: str, timeout: float | None = None) -> dict[str, Any]:
@@ -783,6 +834,8 @@ class Crawlers:
             last.update(Status="FAILED", ErrorMessage=f"{type(exc).__name__}: {exc}")
         finally:
             active.state = "STOPPING"
+            if active.stop_requested:
+                last["Status"] = "CANCELLED"
             try:
                 with self.catalog.lock:
                     state = self._state(name)
@@ -793,3 +846,5 @@ class Crawlers:
                 with _ACTIVE_GUARD:
                     _ACTIVE.pop(self._file(name), None)
                 active.done.set()
+                events.glue_crawler_state(self.catalog.workspace, name, "Succeeded" if last["Status"] == "SUCCEEDED"
+                                          else "Failed", last, metrics, time.time() - active.started)

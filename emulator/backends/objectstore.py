@@ -35,8 +35,9 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from emulator.backends import events
 from emulator.workspace import Workspace
 
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.\-_]{1,62}")
@@ -423,8 +424,29 @@ class ObjectStore:
                 raise
         return body, self._object(bucket, key, info, body)
 
+    @contextmanager
+    def open(self, bucket: str, key: str) -> Iterator[BinaryIO]:
+        """GetObject's body as a seekable binary stream, for readers that must not hold a whole object."""
+        key = check_key(key)
+        with self._root(bucket) as root, self._find(root, key) as found:
+            where = self._require(found, key)
+            try:
+                fd = os.open(where.name, _READ_FLAGS, dir_fd=where.dir_fd)
+            except FileNotFoundError:
+                raise S3Error("NoSuchKey", f"The specified key does not exist: '{key}'") from None
+            except OSError as exc:
+                if _is_link_error(exc):
+                    raise S3Error("InvalidRequest", f"Key '{key}' is a symbolic link; the store does not follow "
+                                                    "links") from None
+                raise
+        with os.fdopen(fd, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise S3Error("NoSuchKey", f"The specified key does not exist: '{key}'")
+            yield stream
+
     def put(self, bucket: str, key: str, body: bytes, content_type: str | None = None,
-            metadata: dict[str, str] | None = None) -> ObjectInfo:
+            metadata: dict[str, str] | None = None, *, reason: str | None = "PutObject") -> ObjectInfo:
+        """PutObject; `reason` is the "Object Created" event's (None: the caller publishes it)."""
         key = check_key(key)
         # Every folder is opened (and refused if it is a link) before anything is written.
         with self._root(bucket, create=True) as root, self._escape_dir(root, create=True) as escape, \
@@ -442,6 +464,8 @@ class ObjectStore:
                 meta = {"key": key, "etag": _md5(body), "size": info.st_size, "mtime_ns": info.st_mtime_ns,
                         "content_type": content_type or "binary/octet-stream", "metadata": metadata or {}}
                 _write_atomic(meta_dir, meta_dir, _digest(key) + ".json", json.dumps(meta).encode("utf-8"))
+        if reason:
+            events.object_created(self.workspace, bucket, key, info.st_size, meta["etag"], reason, info.st_mtime_ns)
         return ObjectInfo(key, info.st_size, meta["etag"], datetime.fromtimestamp(info.st_mtime, tz=UTC),
                           meta["content_type"], meta["metadata"])
 
@@ -468,16 +492,18 @@ class ObjectStore:
 
     def copy(self, src_bucket: str, src_key: str, bucket: str, key: str) -> ObjectInfo:
         body, info = self.get(src_bucket, src_key)
-        return self.put(bucket, key, body, info.content_type, info.metadata)
+        return self.put(bucket, key, body, info.content_type, info.metadata, reason="CopyObject")
 
     def delete(self, bucket: str, key: str) -> None:
         """DeleteObject: succeeds whether or not the key exists, as S3 does; links are left alone."""
         key = check_key(key)
+        removed = False
         with self._root(bucket) as root:
             try:
                 with self._find(root, key) as found:
                     if found is not None:
                         os.unlink(found.name, dir_fd=found.dir_fd)
+                        removed = True
                         if found.escaped:
                             with suppress(FileNotFoundError):
                                 os.unlink(found.name + ".key", dir_fd=found.dir_fd)
@@ -485,6 +511,8 @@ class ObjectStore:
                 if exc.code != "InvalidRequest":
                     raise
         self._delete_meta(bucket, key)
+        if removed:
+            events.object_deleted(self.workspace, bucket, key)
 
     # -- buckets and multipart results (the S3 HTTP front) ------------------------------------
     def create_bucket(self, bucket: str) -> bool:
@@ -509,12 +537,13 @@ class ObjectStore:
     def put_multipart(self, bucket: str, key: str, body: bytes, etag: str, content_type: str | None = None,
                       metadata: dict[str, str] | None = None) -> ObjectInfo:
         """CompleteMultipartUpload: `put`, with the multipart ETag (`"<md5 of part md5s>-N"`) S3 gives."""
-        info = self.put(bucket, key, body, content_type, metadata)
+        info = self.put(bucket, key, body, content_type, metadata, reason=None)
         name = _digest(check_key(key)) + ".json"
         with self._meta_dir(bucket, create=True) as meta_dir:
             assert meta_dir is not None
             meta = {**json.loads(_read(meta_dir, name)[0]), "etag": etag}
             _write_atomic(meta_dir, meta_dir, name, json.dumps(meta).encode("utf-8"))
+        events.object_created(self.workspace, bucket, key, info.size, etag, "CompleteMultipartUpload", meta["mtime_ns"])
         return replace(info, etag=etag)
 
     # -- listing -------------------------------------------------------------------------------

@@ -1,16 +1,25 @@
 """A warm local Spark: PySpark scripts (EMR steps, Glue jobs) run in-process on one SparkSession.
 
-Starting a JVM costs seconds, so every job of the process shares ONE SparkSession (`local[2]`
-unless SFN_LOCAL_SPARK_MASTER says otherwise), started on first use and kept until the last
-lease on it is released (`acquire` / `release`: an EMR cluster holds one while it lives) or the
-process exits. A script runs as `__main__` with its own argv; `SparkSession.builder.getOrCreate()`
+Starting a JVM costs seconds, so every job of the process shares ONE SparkContext, started on first
+use and kept until the process exits (or `stop_session`). Where it runs comes from `[spark]` in the
+project's config: `master = "local[N]"` (default `local[2]`, or SFN_LOCAL_SPARK_MASTER) or
+`master = "spark://host:7077"` (an existing standalone cluster), plus `conf = {...}` for the session's
+Spark conf. A script runs as `__main__` with its own argv; `SparkSession.builder.getOrCreate()`
 inside it returns the warm session, and its `spark.stop()` / `sc.stop()` are ignored.
+
+The session is pooled: leases (`acquire` / `release`: an EMR cluster holds one while it lives) and
+running jobs keep it busy; when the last ends, the session goes back to the pool with the jobs'
+Spark state cleared (a new SQL session: temp views, UDFs, runtime conf, current database; cached
+tables and RDDs, global temp views, Hadoop conf changes and bucket mounts, modules imported from
+--py-files), so the next cluster or Glue run starts clean on the same JVM.
 
 `s3://` and `s3a://` paths resolve to the local object store wherever they appear (step
 arguments, literals in the job's code): both schemes are served by Hadoop's
 ViewFileSystemOverloadScheme with, per bucket, a mount table whose fallback is the bucket's
 directory. Mounts are set before each job for every bucket the store knows plus every bucket
 named in the job's arguments or source, so buckets created after the session started work too.
+On a standalone cluster the executors read those directories too, so its workers must share this
+machine's filesystem (loopback); a `conf` of `spark.hadoop.fs.s3a.impl` etc. maps s3 elsewhere.
 
 Limits, because one JVM and one Python process serve every job: concurrent jobs run in parallel
 threads but share the session's runtime conf (a `--conf` of one job is visible to the other while
@@ -18,11 +27,13 @@ both run), sys.path (for `--py-files`) and the mount tables (two workspaces usin
 name at the same moment would collide). sys.argv and stdout/stderr are per job: they are
 thread-local proxies while a job runs, so threads a job starts itself see the process's argv.
 
-Several processes on one workspace: each has its own session, and their jobs take turns. A process
-holds the workspace's `locks/spark-jobs.lock` (flock) while any of its jobs runs, so its own jobs
-still run in parallel while another process's wait. Two jobs of different processes overwriting
-one output path would otherwise share Hadoop's `<output>/_temporary/0`: the first commit takes
-the other's files (duplicate rows) and deletes its folder (the other job fails).
+Several processes on one workspace: while `sfn-local serve` runs on it, the others hand their jobs
+to its warm session over loopback (`sparkservice.py`) and start no JVM. Otherwise each has its own
+session, and their jobs take turns. A process holds the workspace's `locks/spark-jobs.lock` (flock)
+while any of its jobs runs, so its own jobs still run in parallel while another process's wait. Two
+jobs of different processes overwriting one output path would otherwise share Hadoop's
+`<output>/_temporary/0`: the first commit takes the other's files (duplicate rows) and deletes its
+folder (the other job fails).
 """
 
 from __future__ import annotations
@@ -36,19 +47,22 @@ import sys
 import threading
 import time
 import traceback
+import xml.etree.ElementTree as ElementTree
 from collections import UserList
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emulator.backends.objectstore import ObjectStore, S3Error
-from emulator.workspace import Workspace, flock_file
+from emulator.workspace import Config, ConfigError, Workspace, flock_file
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 MASTER_ENV = "SFN_LOCAL_SPARK_MASTER"
+DEFAULT_MASTER = "local[2]"
+_MASTER = re.compile(r"local(\[(\*|[1-9]\d*)(,\d+)?\])?|spark://[^\s/,]+:\d+(,[^\s/,]+:\d+)*")
 DRIVER_LOG = "spark-driver.log"  # the JVM's own output, under <workspace>/logs/
 _LOG4J2_CONFIG = """\
 rootLogger.level = warn
@@ -63,6 +77,7 @@ appender.file.layout.pattern = %d{{yy/MM/dd HH:mm:ss}} %p %c{{1}}: %m%n
 LOG_TAIL_LINES = 40
 _BUCKET_IN_TEXT = re.compile(r"s3a?://([a-z0-9][a-z0-9.\-_]{1,62})")
 _VIEWFS = "org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme"
+_EMULATOR_PACKAGE = str(Path(__file__).resolve().parents[1]) + "/"  # our own awsglue stays imported
 
 # Settings every warm session starts with: s3/s3a through the mount tables, no per-instance FS
 # cache (a cached FileSystem would keep the mount table it was created with), RawLocalFileSystem
@@ -87,6 +102,55 @@ class JobResult:
     log_tail: str
     seconds: float  # wall time of the script itself, session start excluded
     log_file: str | None = None  # the full driver log: <workspace>/logs/<job group>.log
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """Where the session runs and the Spark conf it starts with (from `[spark]`)."""
+
+    master: str = DEFAULT_MASTER
+    conf: tuple[tuple[str, str], ...] = field(default=())
+
+
+class SparkBusyError(RuntimeError):
+    """The process's session runs elsewhere than a workspace asks, and jobs still use it."""
+
+
+def _shown(value: Any) -> str:
+    names = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array", dict: "table"}
+    return f"{names.get(type(value), type(value).__name__)} {value!r}"[:120]
+
+
+def spark_settings(config: Config, master: str | None = None) -> SparkSettings:
+    """`[spark]` checked: `master` ("local[N]" or "spark://host:port"), `conf` (a table of Spark conf).
+    `master` (the caller's) and SFN_LOCAL_SPARK_MASTER take precedence over the file's master."""
+    where = f"{config.source}: [spark]" if config.source else "[spark]"
+    section = config.spark or {}
+    unknown = sorted(set(section) - {"master", "remote", "conf"})
+    if unknown:
+        raise ConfigError(f"{where} {unknown[0]}: unknown key (expected master, remote or conf)")
+    if "remote" in section:
+        raise ConfigError(f"{where} remote: Spark Connect is not supported yet (its client needs grpcio, "
+                          f"grpcio-status, googleapis-common-protos and pandas); use master = \"spark://host:7077\"")
+    chosen, origin = section.get("master", DEFAULT_MASTER), f"{where} master"
+    if master:
+        chosen, origin = master, "SparkEngine(master=...)"
+    elif os.environ.get(MASTER_ENV):
+        chosen, origin = os.environ[MASTER_ENV], MASTER_ENV
+    if not isinstance(chosen, str) or not _MASTER.fullmatch(chosen):
+        raise ConfigError(f"{origin}: expected \"local[N]\" or \"spark://host:port\", got {_shown(chosen)}")
+    conf = section.get("conf", {})
+    if not isinstance(conf, dict):
+        raise ConfigError(f"{where} conf: expected a table of Spark settings, got {_shown(conf)}")
+    pairs = []
+    for key, value in conf.items():
+        if not isinstance(value, str | int | float | bool):
+            raise ConfigError(f"{where} conf.{key}: expected a string, number or boolean, got {_shown(value)}")
+        pairs.append((key, str(value).lower() if isinstance(value, bool) else str(value)))
+    return SparkSettings(chosen, tuple(sorted(pairs)))
 
 
 class _ThreadLocalArgv(UserList):
@@ -143,7 +207,11 @@ class _ThreadLocalStream(io.TextIOBase):
 _local = threading.local()
 _lock = threading.RLock()  # guards the session, leases, the proxies and the mount tables
 _session: SparkSession | None = None
+_settings: SparkSettings | None = None  # what the running session was started with
+_hadoop_baseline: dict[str, tuple[str, bool]] = {}  # the session's Hadoop conf as started, restored between clusters
+_py_file_paths: set[str] = set()  # --py-files entries of jobs since the session was last cleared
 _leases: set[str] = set()
+_remote_jobs: dict[tuple[Path, str], Any] = {}  # (workspace, job group) → the serving process running it
 _jobs_running = 0
 _saved_stdio: tuple[Any, Any, Any] | None = None
 started_in: float | None = None  # seconds the last session start took (bench, logs)
@@ -187,28 +255,54 @@ class SparkEngine:
     def __init__(self, workspace: Workspace, object_store: ObjectStore, master: str | None = None) -> None:
         self.workspace = workspace
         self.object_store = object_store
-        self.master = master or os.environ.get(MASTER_ENV) or "local[2]"
+        self._master = master
+
+    @property
+    def master(self) -> str:
+        return self.settings().master
+
+    def settings(self) -> SparkSettings:
+        """This workspace's `[spark]` settings; a bad key raises ConfigError naming it."""
+        return spark_settings(self.workspace.config, self._master)
 
     # -- the session -----------------------------------------------------------------------
     def session(self) -> SparkSession:
-        """The warm session, started on first use."""
-        global _session, started_in
+        """The warm session, started on first use (or restarted, when idle, for other settings)."""
+        global _session, _settings, started_in, _hadoop_baseline
+        settings = self.settings()
         with _lock:
+            if _session is not None and _session.sparkContext._jsc is not None and _settings != settings:
+                if _leases or _jobs_running:
+                    raise SparkBusyError(
+                        f"this process's Spark session runs on {_settings.master if _settings else '?'} for other "
+                        f"jobs; the [spark] settings of {self.workspace.root} need another one (master "
+                        f"{settings.master}); one process runs one Spark session at a time")
+                stop_session()
             if _session is None or _session.sparkContext._jsc is None:
                 began = time.monotonic()
                 from pyspark.sql import SparkSession
 
-                settings = {**_SESSION_CONF, **self._quiet_jvm()}
-                builder = SparkSession.builder.master(self.master).appName("sfn-local")
-                for key, value in settings.items():
+                conf = self._conf(settings)
+                builder = SparkSession.builder.master(settings.master).appName("sfn-local")
+                for key, value in {**conf, **self._quiet_jvm(settings.master, conf)}.items():
                     builder = builder.config(key, value)
                 _session = builder.getOrCreate()
                 _session.sparkContext.setLogLevel("ERROR")
                 _guard_stop()
+                _settings = settings
+                _hadoop_baseline = _hadoop_properties(_session)
                 started_in = time.monotonic() - began
             return _session
 
-    def _quiet_jvm(self) -> dict[str, str]:
+    @staticmethod
+    def _conf(settings: SparkSettings) -> dict[str, str]:
+        conf = {**_SESSION_CONF, **dict(settings.conf)}
+        if settings.master.startswith("spark://"):
+            # Executors of a loopback cluster run Python UDFs with this interpreter unless conf says otherwise.
+            conf.setdefault("spark.pyspark.python", sys.executable)
+        return conf
+
+    def _quiet_jvm(self, master: str, conf: dict[str, str]) -> dict[str, str]:
         """Keep the JVM's output (log4j, the launcher's warnings, progress bars) off the terminal: start the
         gateway ourselves with its stdout/stderr on `<workspace>/logs/spark-driver.log` and log4j2
         writing to that file too. Returns the settings the session must carry (the log4j2 option)."""
@@ -219,29 +313,42 @@ class SparkEngine:
         log_file = logs / DRIVER_LOG
         config = logs / "spark-log4j2.properties"
         config.write_text(_LOG4J2_CONFIG.format(file=log_file.as_posix()), encoding="utf-8")
-        settings = {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={config.as_uri()}"}
+        java_options = f"-Dlog4j2.configurationFile={config.as_uri()} {conf.get('spark.driver.extraJavaOptions', '')}"
+        settings = {"spark.driver.extraJavaOptions": java_options.strip()}
         if SparkContext._gateway is None:
-            conf = SparkConf(loadDefaults=False).setAll([*_SESSION_CONF.items(), *settings.items()])
+            launch = SparkConf(loadDefaults=False).setAll([*conf.items(), *settings.items(), ("spark.master", master)])
             with open(log_file, "ab") as sink:  # the JVM keeps its own descriptors; ours can close
-                SparkContext._gateway = launch_gateway(conf, popen_kwargs={"stdout": sink, "stderr": sink})
+                SparkContext._gateway = launch_gateway(launch, popen_kwargs={"stdout": sink, "stderr": sink})
             SparkContext._jvm = SparkContext._gateway.jvm
         return settings
+
+    def warm_up(self) -> None:
+        """Have a session ready for this workspace's jobs: the serving process's, else this process's own."""
+        service = self._service()
+        if service is not None:
+            service.warm()
+        else:
+            self.session()
+
+    def _service(self) -> Any:
+        from emulator.backends import sparkservice
+
+        return sparkservice.find(self.workspace)
 
     @property
     def running(self) -> bool:
         return _session is not None
 
     def acquire(self, owner: str) -> None:
-        """Keep the session alive for `owner` (an EMR cluster) until `release`."""
+        """Keep the session for `owner` (an EMR cluster) until `release`: it is not cleared meanwhile."""
         with _lock:
             _leases.add(owner)
 
     def release(self, owner: str) -> None:
-        """Drop `owner`'s lease; the session stops when no lease is left."""
+        """Drop `owner`'s lease; with no lease and no job left, the session goes back to the pool, cleared."""
         with _lock:
             _leases.discard(owner)
-            if not _leases and _jobs_running == 0:
-                self.stop()
+            _return_to_pool()
 
     def stop(self) -> None:
         """Stop the session and its JVM (the next job starts a new one)."""
@@ -249,6 +356,9 @@ class SparkEngine:
 
     def cancel(self, job_group: str) -> None:
         """Cancel the Spark jobs a running script started under `job_group` (CancelSteps)."""
+        if (service := _remote_jobs.get((self.workspace.root, job_group))) is not None:
+            service.cancel(job_group)
+            return
         with _lock:
             if _session is not None:
                 _session.sparkContext.cancelJobGroup(job_group)
@@ -274,28 +384,78 @@ class SparkEngine:
 
     # -- jobs -------------------------------------------------------------------------------
     def run_script(self, script: Path, args: list[str], conf: dict[str, str] | None = None,
-                   py_files: list[Path] | None = None, job_group: str | None = None) -> JobResult:
-        """Run a PySpark script to the end on the warm session; its failure becomes a FAILED JobResult."""
+                   py_files: list[Path] | None = None, job_group: str | None = None,
+                   glue_job: str | None = None) -> JobResult:
+        """Run a PySpark script to the end on the warm session; its failure becomes a FAILED JobResult.
+        `glue_job`: run it as that Glue job (the awsglue library bound to this workspace). While
+        `sfn-local serve` runs on the workspace, the job runs on the server's session instead."""
+        service = self._service()
+        if service is not None:
+            return self._run_remote(service, script, args, conf, py_files, job_group, glue_job)
         log = io.StringIO()
         try:
             source = script.read_text(encoding="utf-8")
         except OSError as exc:
             return JobResult("FAILED", f"Cannot read script {script}: {exc.strerror or exc}", "", 0.0)
-        with _job_lease(self.workspace):
-            return self._run_source(script, source, args, conf, py_files, job_group, log)
+        if glue_job is None:
+            with _job_lease(self.workspace):
+                return self._run_source(script, source, args, conf, py_files, job_group, log)
+        from emulator import glue_runtime
+
+        with glue_runtime.bind(glue_runtime.runtime_for(self.workspace, self, glue_job)), _job_lease(self.workspace):
+            return self._run_source(script, source, args, conf, [*(py_files or ()), glue_runtime.RUNTIME_PATH],
+                                    job_group, log)
+
+    def _run_remote(self, service: Any, script: Path, args: list[str], conf: dict[str, str] | None,
+                    py_files: list[Path] | None, job_group: str | None, glue_job: str | None) -> JobResult:
+        job = {"script": str(script.resolve()), "args": list(args), "conf": dict(conf or {}),
+               "py_files": [str(p.resolve()) for p in py_files or ()], "job_group": job_group, "glue_job": glue_job}
+        if job_group:
+            _remote_jobs[(self.workspace.root, job_group)] = service
+        from emulator.backends.sparkservice import ServiceError
+
+        try:
+            return JobResult(**service.run(job))
+        except ServiceError as exc:
+            return JobResult("FAILED", f"The sfn-local serve at {service.url} refused the job: {exc}", "", 0.0)
+        except (OSError, ValueError) as exc:  # the server went away mid-job: its fate is unknown, so it failed
+            return JobResult("FAILED", f"The sfn-local serve running this job ({service.url}) stopped answering: "
+                             f"{exc}", "", 0.0)
+        finally:
+            if job_group:
+                _remote_jobs.pop((self.workspace.root, job_group), None)
 
     def _run_source(self, script: Path, source: str, args: list[str], conf: dict[str, str] | None,
                     py_files: list[Path] | None, job_group: str | None, log: io.StringIO) -> JobResult:
         global _jobs_running
-        session = self.session()
-        self.mount({*self.object_store.buckets(), *_BUCKET_IN_TEXT.findall(" ".join([source, *args]))})
-        applied = self._apply_conf(session, conf or {}, log)
-        extra_paths = [str(p) for p in py_files or ()] + [str(script.parent)]
-        with _lock:
+        with _lock:  # counted in with the session taken, so the pool cannot clear it under this job
+            try:
+                session = self.session()
+            except (ConfigError, SparkBusyError) as exc:
+                return JobResult("FAILED", f"Spark session not started: {exc}", "", 0.0)
             _jobs_running += 1
-            _enter_job_mode()
-            for entry in reversed(extra_paths):
-                sys.path.insert(0, entry)
+        extra_paths = [str(p) for p in py_files or ()] + [str(script.parent)]
+        try:
+            self.mount({*self.object_store.buckets(), *_BUCKET_IN_TEXT.findall(" ".join([source, *args]))})
+            applied = self._apply_conf(session, conf or {}, log)
+            with _lock:
+                _enter_job_mode()
+                _py_file_paths.update(str(p) for p in py_files or ())
+                for entry in reversed(extra_paths):
+                    sys.path.insert(0, entry)
+            return self._exec(session, script, source, args, job_group, log, applied)
+        finally:
+            with _lock:
+                for entry in extra_paths:
+                    if entry in sys.path:
+                        sys.path.remove(entry)
+                _jobs_running -= 1
+                if _jobs_running == 0:
+                    _leave_job_mode()
+                _return_to_pool()
+
+    def _exec(self, session: SparkSession, script: Path, source: str, args: list[str], job_group: str | None,
+              log: io.StringIO, applied: dict[str, str | None]) -> JobResult:
         _local.argv, _local.log = [str(script), *args], log
         began = time.monotonic()
         state, error = "SUCCEEDED", None
@@ -317,13 +477,6 @@ class SparkEngine:
             del _local.argv, _local.log
             if job_group:
                 session.sparkContext.setLocalProperty("spark.jobGroup.id", None)
-            with _lock:
-                for entry in extra_paths:
-                    if entry in sys.path:
-                        sys.path.remove(entry)
-                _jobs_running -= 1
-                if _jobs_running == 0:
-                    _leave_job_mode()
             self._restore_conf(session, applied)
         log_file = self._write_log(job_group or f"{script.stem}-{int(time.time() * 1000)}", log.getvalue())
         if printed is None:
@@ -343,11 +496,13 @@ class SparkEngine:
 
     @staticmethod
     def _apply_conf(session: SparkSession, conf: dict[str, str], log: io.StringIO) -> dict[str, str | None]:
-        """Set what the running session can take; static settings (executor memory, ...) are noted and skipped."""
+        """Set what the running session can take; static settings (executor memory, ...) are noted and skipped.
+        Returns the previous values (`spark.hadoop.*` keys included) for `_restore_conf`."""
         previous: dict[str, str | None] = {}
         hadoop = session.sparkContext._jsc.hadoopConfiguration()
         for key, value in conf.items():
             if key.startswith("spark.hadoop."):
+                previous[key] = hadoop.get(key.removeprefix("spark.hadoop."))
                 hadoop.set(key.removeprefix("spark.hadoop."), str(value))
                 continue
             try:
@@ -360,11 +515,70 @@ class SparkEngine:
 
     @staticmethod
     def _restore_conf(session: SparkSession, previous: dict[str, str | None]) -> None:
+        hadoop = session.sparkContext._jsc.hadoopConfiguration()
         for key, old in previous.items():
-            if old is None:
+            name = key.removeprefix("spark.hadoop.")
+            if name != key:
+                hadoop.unset(name) if old is None else hadoop.set(name, old)
+            elif old is None:
                 session.conf.unset(key)
             else:
                 session.conf.set(key, old)
+
+
+def _hadoop_properties(session: SparkSession) -> dict[str, tuple[str, bool]]:
+    """The session's Hadoop conf, key → (value, set by code rather than read from a *-default.xml), in
+    one round trip to the JVM (its XML form) rather than one per key."""
+    writer = session._jvm.java.io.StringWriter()
+    session.sparkContext._jsc.hadoopConfiguration().writeXml(writer)
+    return {prop.findtext("name") or "": (prop.findtext("value") or "",
+                                          any(s.text == "programmatically" for s in prop.iter("source")))
+            for prop in ElementTree.fromstring(writer.toString()).iter("property")}
+
+
+def _return_to_pool() -> None:
+    """Clear the session's Spark state once nothing uses it (called under _lock); the JVM stays up.
+    A session that cannot be cleared (its JVM died, ...) is stopped: the next job starts a new one."""
+    if _leases or _jobs_running or _session is None or _session.sparkContext._jsc is None:
+        return
+    try:
+        _clear(_session)
+    except Exception:
+        stop_session()
+
+
+def _clear(old: SparkSession) -> None:
+    global _session
+    from pyspark.sql import SparkSession
+
+    old.catalog.clearCache()
+    for rdd in old.sparkContext._jsc.getPersistentRDDs().values():
+        rdd.unpersist()
+    for table in old.catalog.listTables("global_temp"):
+        if table.isTemporary and table.namespace == ["global_temp"]:
+            old.catalog.dropGlobalTempView(table.name)
+    fresh = old.newSession()  # temp views, UDFs, runtime conf and current database start over
+    java_class = SparkSession._get_j_spark_session_class(fresh._jvm)
+    java_class.setDefaultSession(fresh._jsparkSession)
+    java_class.setActiveSession(fresh._jsparkSession)
+    SparkSession._instantiatedSession = SparkSession._activeSession = fresh
+    _session = fresh
+    hadoop = fresh.sparkContext._jsc.hadoopConfiguration()
+    current = _hadoop_properties(fresh)
+    for key, (value, programmatic) in current.items():
+        if key not in _hadoop_baseline:
+            if programmatic:  # bucket mounts and jobs' own settings; defaults loaded since then stay
+                hadoop.unset(key)
+        elif value != _hadoop_baseline[key][0]:
+            hadoop.set(key, _hadoop_baseline[key][0])
+    for key in _hadoop_baseline.keys() - current.keys():
+        hadoop.set(key, _hadoop_baseline[key][0])
+    for name, module in list(sys.modules.items()):
+        where = getattr(module, "__file__", None) or ""
+        if any(where == path or where.startswith(path.rstrip("/") + "/") for path in _py_file_paths) \
+                and not where.startswith(_EMULATOR_PACKAGE):
+            del sys.modules[name]  # the next cluster imports its own --py-files afresh
+    _py_file_paths.clear()
 
 
 _PY_TRACEBACK = "Traceback (most recent call last):"
@@ -443,11 +657,14 @@ def _guard_stop() -> None:
 
 def stop_session() -> None:
     """Stop the warm session and shut its JVM down, so no java process outlives it."""
-    global _session
+    global _session, _settings
     with _lock:
         if _session is None:
             return
         from pyspark import SparkContext
+
+        _settings = None
+        _py_file_paths.clear()
 
         _local.stopping = True
         try:

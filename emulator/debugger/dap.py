@@ -396,6 +396,13 @@ class Server:
     def on_stepOut(self, args: dict[str, Any]) -> dict[str, Any]:
         return self._resume("out")
 
+    def on_pause(self, args: dict[str, Any]) -> dict[str, Any]:
+        # DAP: the response first, then a `stopped` event (reason "pause") when the next state is entered.
+        if self.session is None or not self.started:
+            raise DebuggerError("nothing is running: launch the state machine first")
+        self.session.pause()
+        return {}
+
     def on_disconnect(self, args: dict[str, Any]) -> dict[str, Any]:
         session = self.session
         if session is not None and session.execution is not None:

@@ -45,7 +45,7 @@ class DebuggerError(ValueError):
 class Stop:
     """Where a thread of the execution is stopped, and what the front asked it to do next."""
 
-    reason: str  # entry, breakpoint, step, exception
+    reason: str  # entry, breakpoint, step, pause, exception
     kind: str  # entered (before the state runs) or failed (an error no Retry/Catch handled)
     ctx: Context
     state: Any
@@ -229,6 +229,7 @@ class Session(Observer):
         self.current: Stop | None = None
         self._events: queue.Queue[Stop | Finished] = queue.Queue()
         self._mode = "continue"  # continue, step, next, out, quit
+        self._pause_requested = False  # stop at the next state entered, on whichever thread enters it
         self._anchor: Path = ()
         self._entered_any = False
         self._seen_errors: list[StatesError] = []
@@ -315,6 +316,14 @@ class Session(Observer):
                 self.execution.stop("Debugger.Quit", "The debugger quit.")
             stop.action = mode
             self.lock.notify_all()
+
+    def pause(self) -> None:
+        """Stop the running execution at the next state boundary (a stop with reason "pause")."""
+        if self.execution is None or self.execution.status != "RUNNING":
+            raise DebuggerError("the execution is not running")
+        with self.lock:
+            if self.current is None:
+                self._pause_requested = True
 
     def require_stop(self) -> Stop:
         if self.current is None:
@@ -446,6 +455,9 @@ class Session(Observer):
             return None, None
         if first and self.stop_on_entry:
             return "entry", None
+        if self._pause_requested:
+            self._pause_requested = False
+            return "pause", None
         if mode == "step" and _related(ctx.path, anchor):
             return "step", None
         if mode == "next" and _encloses(ctx.path, anchor):

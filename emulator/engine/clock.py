@@ -3,13 +3,21 @@
 Each branch of control (the execution, a Parallel branch, a Map iteration) has its own clock
 forked from its parent's, so two branches waiting an hour side by side take one virtual hour,
 as they would on AWS. Virtual time runs with the wall clock and jumps forward at every wait.
+
+Branches that run at once share one Timeline: a virtual wait ends only when every other branch
+is waiting too and no wait ends sooner, so what happens in virtual time happens in that order
+(a branch failing at 0 s stops a sibling waiting until 100 s before it runs another state).
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from emulator import background
@@ -56,10 +64,69 @@ class CancelToken:
                 return True
 
 
+class Timeline:
+    """The order of virtual waits among one execution's branches that run at once on threads.
+
+    `running` counts the branches doing work (not waiting, not blocked on something outside the
+    execution); a virtual wait may end only when it is 0 and no other wait ends sooner.
+    """
+
+    __slots__ = ("_changed", "_order", "_waits", "running")
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._waits: list[tuple[float, int]] = []
+        self._order = itertools.count()
+        self.running = 1
+
+    def spawn(self, count: int) -> None:
+        """`count` more branches start running (counted before they start, so no wait ends early)."""
+        with self._changed:
+            self.running += count
+
+    def exit(self) -> None:
+        """A running branch ended."""
+        with self._changed:
+            self.running -= 1
+            self._changed.notify_all()
+
+    @contextmanager
+    def idle(self) -> Iterator[None]:
+        """The calling branch waits on something outside virtual time (its sub-branches, a task token)."""
+        self.exit()
+        try:
+            yield
+        finally:
+            self.spawn(1)
+
+    def wait_until(self, wake: float, cancel: CancelToken | None) -> bool:
+        """Block until this is the earliest wait and nothing else runs; True when cancelled meanwhile."""
+        with self._changed:
+            if self.running == 1 and not self._waits:  # alone: nothing can happen before it
+                return cancel is not None and cancel.cancelled
+            entry = (wake, next(self._order))
+            heapq.heappush(self._waits, entry)
+            self.running -= 1
+            self._changed.notify_all()
+            try:
+                while True:
+                    if cancel is not None and cancel.cancelled:
+                        return True
+                    if self.running == 0 and self._waits[0] == entry:
+                        return False
+                    # A sibling's failure cancels without notifying: look again now and then.
+                    self._changed.wait(0.05 if cancel is not None else None)
+            finally:
+                self._waits.remove(entry)
+                heapq.heapify(self._waits)
+                self.running += 1
+                self._changed.notify_all()
+
+
 class Clock:
     """Seconds since the epoch for one branch; `sleep` waits for real or jumps virtually."""
 
-    __slots__ = ("_base", "_mono0", "offset", "owner", "real")
+    __slots__ = ("_base", "_mono0", "offset", "owner", "real", "timeline")
 
     def __init__(self, real: bool = False, start: float | None = None, owner: object = None) -> None:
         self.real = real
@@ -67,6 +134,7 @@ class Clock:
         self._base = time.time() if start is None else start
         self._mono0 = time.monotonic()
         self.offset = 0.0
+        self.timeline = Timeline()  # shared with every clock forked from this one
 
     def now(self) -> float:
         return self._base + (time.monotonic() - self._mono0) + self.offset
@@ -83,6 +151,8 @@ class Clock:
                                        f"latest supported date, {iso8601(LATEST)}.")
         if not self.real:
             background.settle(self.owner, seconds)  # its real work in flight (a Spark step) gets time first
+            if self.timeline.wait_until(self.now() + seconds, cancel):
+                raise Cancelled()
             self.offset += seconds
             return
         if cancel is None:
@@ -93,7 +163,7 @@ class Clock:
     def fork(self) -> Clock:
         child = Clock.__new__(Clock)
         child.real, child._base, child._mono0, child.offset = self.real, self._base, self._mono0, self.offset
-        child.owner = self.owner
+        child.owner, child.timeline = self.owner, self.timeline
         return child
 
     def join(self, children: list[Clock]) -> None:

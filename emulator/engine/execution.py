@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import os
 import random
@@ -21,9 +22,16 @@ from emulator import background
 from emulator.asl.parser import load_definition, parse
 from emulator.asl.states import Machine
 from emulator.asl.values import to_json
-from emulator.backends import Backends
+from emulator.backends import Backends, events
 from emulator.engine.clock import Cancelled, CancelToken, Clock
-from emulator.engine.history import MAX_EVENTS, History, HistoryLimitExceeded, check_input_depth, check_input_size
+from emulator.engine.history import (
+    MAX_EVENTS,
+    EventList,
+    History,
+    HistoryLimitExceeded,
+    check_input_depth,
+    check_input_size,
+)
 from emulator.engine.interpreter import Branch, ExecutionTimedOut, Interpreter, Run
 from emulator.engine.observe import Observer
 from emulator.engine.report import RootCause, root_cause
@@ -65,12 +73,24 @@ class Execution(ExecutionAssertions):
         self.cause: str | None = None
         self.start_date: datetime | None = None
         self.stop_date: datetime | None = None
-        self.history: list[dict[str, Any]] = []
+        self._history = EventList()
+        self.history_paths: list[tuple[tuple[str, int], ...]] = []  # each event's branch (History.paths)
         self.redrive_count = 0
         self.state_machine: StateMachine | None = None  # what `redrive` runs again
+        self.map_runs: list[Any] = []  # its Distributed Map runs, with their child executions (engine/distributed.py)
         self._done = threading.Event()
         self._cancel = CancelToken()
         self._stop_reason: tuple[str | None, str | None] = (None, None)
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """GetExecutionHistory's events, oldest first (built from the run's records as they are read)."""
+        return self._history.sync()
+
+    @history.setter
+    def history(self, events: list[dict[str, Any]]) -> None:
+        # A History's own list stays bound to it, so events recorded after this are seen here too.
+        self._history = events if isinstance(events, EventList) else EventList(events)
 
     def __repr__(self) -> str:
         detail = f"error={self.error!r}" if self.error else f"output={to_json(self.output)[:60]}"
@@ -177,6 +197,11 @@ class StateMachine:
         threading.Thread(target=work, name=f"sfn-{execution.name}", daemon=True).start()
         return execution
 
+    def prepare(self, input: Any = None, **options: Any) -> tuple[Execution, Callable[[], None]]:
+        """The Execution, not started yet, and the work that runs it (for a caller that records the execution
+        before it runs, then runs it where it likes). Options as `start`; StartExecutionError as `run`."""
+        return self._prepare(input, **options)
+
     def _prepare(self, input: Any = None, *, name: str | None = None, clock: str = "virtual",
                  seed: int | None = None, resources: Mapping[str, Callable[..., Any]] | None = None,
                  max_events: int | None = MAX_EVENTS, state_machines: Mapping[str, Any] | None = None,
@@ -201,7 +226,7 @@ class StateMachine:
         execution = Execution(name, arn, self.arn, json.loads(input_text))
         execution.state_machine = self
         history = History(limit=max_events)
-        execution.history = history.events
+        execution.history, execution.history_paths = history.events, history.paths
         start_clock = Clock(real=clock == "real", owner=execution)
         start = start_clock.now()
         execution.start_date = start_clock.datetime()
@@ -226,14 +251,17 @@ class StateMachine:
             deadline=start + timeout if timeout else None,
             real_clock=clock == "real",
             observer=observer,
+            map_runs=execution.map_runs,
         )
 
         def work() -> None:
+            events.execution_status(self.backends.workspace, execution)  # RUNNING, then how it ended
             try:
                 _execute(self, execution, run, start_clock, input_text)
             finally:
                 background.finished(execution, execution.status == "SUCCEEDED")
                 execution._done.set()
+                events.execution_status(self.backends.workspace, execution)
 
         return execution, work
 
@@ -263,6 +291,9 @@ def compile_definition(definition: dict[str, Any] | str | os.PathLike[str]) -> t
     # The caller's dict is copied: the compiled states keep parts of it (Result, ...) and the caller may change it.
     own = copy.deepcopy(loaded) if loaded is definition else loaded
     compiled = (own, parse(own))
+    # The compiled states live as long as the cache: out of the cyclic collector's sight, its full
+    # collections (which a long run's own allocations trigger) need not walk them again and again.
+    gc.freeze()
     if key is not None:
         with _compiled_lock:
             _compiled[key] = compiled

@@ -2,11 +2,16 @@
 
 Events are dicts with `timestamp`, `type`, `id`, `previousEventId` and one `*EventDetails`
 member, as boto3 returns them. Inputs and outputs are JSON text, as AWS stores them.
+
+A run records each event compactly (a tuple of its values: the float time, the texts it
+already made) and the dicts are built when someone reads them, once: a history nobody reads
+costs little, and its records hold no containers the cyclic collector has to keep visiting.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,11 +68,13 @@ def payload_size(text: str) -> int:
     return len(text) if len(text) * 4 <= MAX_PAYLOAD_BYTES else len(text.encode("utf-8"))
 
 
-def check_payload(text: str, what: str) -> None:
+def check_payload(text: str, state: str) -> None:
+    """States.DataLimitExceeded, in AWS's words, when a state's result or output passes 256 KiB."""
     if payload_size(text) > MAX_PAYLOAD_BYTES:
         raise StatesError(
             DATA_LIMIT_EXCEEDED,
-            f"The {what} has a size exceeding the maximum number of bytes service limit ({MAX_PAYLOAD_BYTES}).",
+            f"The state/task '{state}' returned a result with a size exceeding the maximum number of bytes service "
+            "limit.",
         )
 
 
@@ -75,33 +82,86 @@ class HistoryLimitExceeded(Exception):
     """The execution reached AWS's 25,000-event history quota."""
 
 
-class History:
-    """An append-only event list shared by every branch of one execution."""
+# Details given as (name, JSON text) rather than a dict, by details key: the state events of every
+# transition, stored as two strings and made into AWS's shape when read.
+_COMPACT = {"stateEnteredEventDetails": ("input", "inputDetails"),
+            "stateExitedEventDetails": ("output", "outputDetails")}
 
-    __slots__ = ("_lock", "events", "limit")
+
+class EventList(list):  # type: ignore[type-arg]
+    """The events of one execution as AWS-shaped dicts: a list to readers, filled by `owner` on read.
+
+    `Execution.history` reads through `sync()`, which builds the dicts of events recorded since."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, events: Iterable[dict[str, Any]] = (), owner: History | None = None) -> None:
+        super().__init__(events)
+        self.owner = owner
+
+    def sync(self) -> EventList:
+        owner = self.owner
+        if owner is not None and owner._pending:
+            owner._materialise()
+        return self
+
+
+class History:
+    """An append-only event log shared by every branch of one execution."""
+
+    __slots__ = ("_events", "_lock", "_pending", "limit", "paths")
 
     def __init__(self, limit: int | None = MAX_EVENTS) -> None:
-        self.events: list[dict[str, Any]] = []
+        self._events = EventList(owner=self)
+        self._pending: list[tuple[Any, ...]] = []  # recorded, not yet built: (id, type, previous, time, key, details)
+        # Beside each event, the branch that added it ((Parallel/Map state, index) per level): what a
+        # resumed execution replays each branch's recorded events by (emulator/engine/redrive.py).
+        self.paths: list[tuple[tuple[str, int], ...]] = []
         self._lock = threading.Lock()
         self.limit = limit
 
-    def add(self, event_type: str, previous: int, timestamp: float, details_key: str | None = None,
-            details: dict[str, Any] | None = None) -> int:
-        event: dict[str, Any] = {
-            "timestamp": datetime.fromtimestamp(timestamp, tz=UTC),
-            "type": event_type,
-            "id": 0,
-            "previousEventId": previous,
-        }
-        if details_key is not None:
-            event[details_key] = details if details is not None else {}
+    @property
+    def events(self) -> EventList:
+        """Every event, as AWS-shaped dicts (built now for those recorded since the last read)."""
+        return self._events.sync()
+
+    @events.setter
+    def events(self, events: list[dict[str, Any]]) -> None:
+        """Go on from `events` (a redrive, a resumed execution): new events are appended to that list
+        when it is an EventList, so whoever holds it sees them."""
+        events = events.sync() if isinstance(events, EventList) else EventList(events)
         with self._lock:
-            event_id = len(self.events) + 1
+            events.owner = self
+            self._events, self._pending = events, []
+
+    def add(self, event_type: str, previous: int, timestamp: float, details_key: str | None = None,
+            details: dict[str, Any] | tuple[str, str] | None = None, path: tuple[tuple[str, int], ...] = ()) -> int:
+        """Record an event; its id. `details` may be (name, text) for the keys in _COMPACT."""
+        with self._lock:
+            event_id = len(self._events) + len(self._pending) + 1
             if self.limit is not None and event_id > self.limit:
                 raise HistoryLimitExceeded()
-            event["id"] = event_id
-            self.events.append(event)
+            self._pending.append((event_id, event_type, previous, timestamp, details_key, details))
+            self.paths.append(path)
         return event_id
 
+    def _materialise(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+            append = self._events.append
+            for event_id, event_type, previous, timestamp, key, details in pending:
+                event: dict[str, Any] = {
+                    "timestamp": datetime.fromtimestamp(timestamp, tz=UTC),
+                    "type": event_type,
+                    "id": event_id,
+                    "previousEventId": previous,
+                }
+                if key is not None:
+                    if type(details) is tuple:
+                        text_key, flag_key = _COMPACT[key]
+                        details = {"name": details[0], text_key: details[1], flag_key: {"truncated": False}}
+                    event[key] = details if details is not None else {}
+                append(event)
+
     def __len__(self) -> int:
-        return len(self.events)
+        return len(self._events) + len(self._pending)

@@ -12,12 +12,13 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from emulator import background
 from emulator.asl import jsonata
 from emulator.asl.choice import parse_timestamp
+from emulator.asl.paths import PathNotFound
 from emulator.asl.states import (
     UNSET,
     Catcher,
@@ -33,6 +34,7 @@ from emulator.asl.states import (
     WaitState,
 )
 from emulator.asl.values import to_json
+from emulator.engine import distributed
 from emulator.engine.clock import Cancelled, CancelToken, Clock, backoff_delay, iso8601
 from emulator.engine.history import History, check_payload
 from emulator.engine.observe import Context, Observer, Path, RunAgain
@@ -58,6 +60,7 @@ _MAX_WAIT_SECONDS = 2**31 - 1
 _LOCATED = frozenset({RUNTIME, QUERY_EVALUATION_ERROR})
 # AWS runs at most 40 iterations of an inline Map at once.
 _MAX_INLINE_CONCURRENCY = 40
+_RETRYABLE = frozenset({"Task", "Parallel", "Map"})  # the state types that take Retry
 
 
 class ExecutionTimedOut(Exception):
@@ -86,6 +89,9 @@ class Run:
     # A redrive: the top-level state to start at, and a Map's succeeded iterations to reuse {state: {index: output}}.
     redrive_from: str | None = None
     redrive_reuse: dict[str, dict[int, Any]] | None = None
+    map_runs: list[Any] = field(default_factory=list)  # Distributed Map runs (engine/distributed.py)
+    # A resumed execution: each branch's recorded events, matched instead of added again (engine/redrive.py).
+    replay: Any = None
 
 
 class Branch:
@@ -116,8 +122,8 @@ class Branch:
 class Env:
     """Evaluation environment of one state run (asl.paths.Env): `$$`, variables, randomness."""
 
-    __slots__ = ("_context", "branch", "entered", "entered_event", "map_item", "pending", "retry_count", "run",
-                 "state_name", "task_token")
+    __slots__ = ("_context", "branch", "entered", "entered_event", "map_item", "pending", "retry_count", "retryable",
+                 "run", "state_name", "task_token")
 
     def __init__(self, run: Run, branch: Branch, state_name: str, entered: float, entered_event: int) -> None:
         self.run = run
@@ -126,6 +132,7 @@ class Env:
         self.entered = entered
         self.entered_event = entered_event
         self.retry_count = 0
+        self.retryable = True
         self.task_token: str | None = None
         self.map_item: dict[str, Any] | None = None
         self.pending: dict[str, Any] | None = None  # the state's Assign, applied when it exits
@@ -150,10 +157,10 @@ class Env:
                     "RedriveCount": run.redrive_count,
                 },
                 "StateMachine": {"Id": run.state_machine_arn, "Name": run.state_machine_name},
-                "State": {
-                    "EnteredTime": iso8601(self.entered), "Name": self.state_name, "RetryCount": self.retry_count,
-                },
+                "State": {"EnteredTime": iso8601(self.entered), "Name": self.state_name},
             }
+            if self.retryable:  # AWS's `$$.State` has RetryCount only in states that can retry
+                doc["State"]["RetryCount"] = self.retry_count
             if self.task_token is not None:
                 doc["Task"] = {"Token": self.task_token}
             if self.map_item is not None:
@@ -194,6 +201,14 @@ def _error_output(err: StatesError, error_key: str = "Error", cause_key: str = "
     return out
 
 
+def _wait_path(path: Any, field: str, data: Any, env: Env) -> Any:
+    """A Wait's SecondsPath/TimestampPath value; a missing one in AWS's words, naming the field and path."""
+    try:
+        return path.get(data, env)
+    except PathNotFound:
+        raise StatesError(RUNTIME, f"The {field} parameter does not reference an input value: {path.text}") from None
+
+
 def _failure_details(err: StatesError) -> dict[str, Any]:
     return _error_output(err, "error", "cause")
 
@@ -228,10 +243,13 @@ class Interpreter:
         }
 
     # -- events -------------------------------------------------------------------------
-    def event(self, branch: Branch, event_type: str, key: str | None = None, details: dict[str, Any] | None = None,
-              previous: int | None = None) -> int:
+    def event(self, branch: Branch, event_type: str, key: str | None = None,
+              details: dict[str, Any] | tuple[str, str] | None = None, previous: int | None = None) -> int:
+        if self.run.replay is not None and (recorded := self.run.replay.take(branch.path, event_type)) is not None:
+            branch.last = recorded
+            return recorded
         event_id = self.run.history.add(
-            event_type, branch.last if previous is None else previous, branch.clock.now(), key, details
+            event_type, branch.last if previous is None else previous, branch.clock.now(), key, details, branch.path
         )
         branch.last = event_id
         return event_id
@@ -256,11 +274,11 @@ class Interpreter:
 
     def run_state(self, state: State, data: Any, branch: Branch) -> tuple[Any, str | None]:
         kind = state.type
-        entered = self.event(
-            branch, kind + "StateEntered", "stateEnteredEventDetails",
-            {"name": state.name, "input": branch.text_of(data), "inputDetails": {"truncated": False}},
-        )
+        # (name, text): History builds AWS's details dict when the event is read.
+        entered = self.event(branch, kind + "StateEntered", "stateEnteredEventDetails",
+                             (state.name, branch.text_of(data)))
         env = Env(self.run, branch, state.name, branch.clock.now(), entered)
+        env.retryable = kind in _RETRYABLE
         obs = self.observer
         if obs is not None:
             obs.state_entered(self._ctx(env), state, data)
@@ -283,14 +301,15 @@ class Interpreter:
             output = self._caught(state, catcher, data, _error_output(err), env)
             next_name = catcher.next
         text = to_json(output)
-        check_payload(text, f"state '{state.name}' output")
+        check_payload(text, state.name)
         branch.last_value, branch.last_text = output, text
-        details: dict[str, Any] = {"name": state.name, "output": text, "outputDetails": {"truncated": False}}
+        details: dict[str, Any] | tuple[str, str] = (state.name, text)
         if env.pending:
             if obs is not None:
                 obs.stage(self._ctx(env), state, "variables", env.pending)
-            details["assignedVariables"] = branch.variables.assign(env.pending)
-            details["assignedVariablesDetails"] = {"truncated": False}
+            details = {"name": state.name, "output": text, "outputDetails": {"truncated": False},
+                       "assignedVariables": branch.variables.assign(env.pending),
+                       "assignedVariablesDetails": {"truncated": False}}
         self.event(branch, kind + "StateExited", "stateExitedEventDetails", details)
         if obs is not None:
             obs.state_exited(self._ctx(env), state, output, next_name)
@@ -426,6 +445,8 @@ class Interpreter:
                 self._sleep(branch, delay)
 
     def _sleep(self, branch: Branch, seconds: float) -> None:
+        if self.run.replay is not None:  # resumed: a recorded wait is over, one cut short has its rest left
+            seconds = self.run.replay.remaining(branch.path, seconds, branch.clock.real)
         deadline = self.run.deadline
         if deadline is not None and branch.clock.now() + seconds >= deadline:
             branch.clock.sleep(max(0.0, deadline - branch.clock.now()), branch.cancel)
@@ -482,7 +503,7 @@ class Interpreter:
             if state.jsonata and (isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0):
                 raise jsonata.type_error(state.seconds.source, "Seconds", "integer", seconds)
         elif state.seconds_path is not None:
-            value = state.seconds_path.get(effective, env)
+            value = _wait_path(state.seconds_path, "SecondsPath", effective, env)
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             if not isinstance(value, int) or isinstance(value, bool):
@@ -494,7 +515,7 @@ class Interpreter:
             seconds = value
         else:
             if state.timestamp_path is not None:
-                text = state.timestamp_path.get(effective, env)
+                text = _wait_path(state.timestamp_path, "TimestampPath", effective, env)
             else:
                 text = self._field(state, state.timestamp, data, env)
             when = parse_timestamp(text)
@@ -587,9 +608,11 @@ class Interpreter:
         def heartbeater() -> None:
             beat[0] = clock.now()
 
+        if self.run.replay is not None:  # resumed: a recorded outcome stands; a task cut short runs again
+            handler = self.run.replay.outcome(branch.path) or handler
         context = TaskContext(
             execution_arn=self.run.execution_arn, state_name=state.name, task_token=env.task_token,
-            credentials=state.credentials, sleeper=sleeper, heartbeater=heartbeater,
+            credentials=state.credentials, sleeper=sleeper, heartbeater=heartbeater, idler=clock.timeline.idle,
         )
         try:
             # The handler gets its own copy: the payload may share objects with the definition,
@@ -603,7 +626,7 @@ class Interpreter:
             if timeout is not None and clock.now() - started > timeout:
                 raise TaskTimedOut(TIMEOUT)
             text = to_json(result)
-            check_payload(text, f"state/task '{state.name}' result")
+            check_payload(text, state.name)
         except StatesError as err:
             if err.error == RUNTIME:
                 raise
@@ -643,7 +666,7 @@ class Interpreter:
         return self._output(state, data, results, env), state.next
 
     def _concurrent(self, machines: list[Machine]) -> bool:
-        return any(m.has_task or (self.run.real_clock and m.has_wait) for m in machines)
+        return any(m.has_task or m.has_wait for m in machines)
 
     def _fan_out(self, branch: Branch, jobs: list[tuple[Machine, Any, Callable[[Branch, Any], Any] | None]],
                  started: int, workers: int, owner: State | None = None) -> list[Any]:
@@ -684,14 +707,31 @@ class Interpreter:
                     last = one(index, last).last
                 branch.last = last
             else:
-                with ThreadPoolExecutor(max_workers=min(workers, len(jobs)),
-                                        thread_name_prefix="sfn-branch") as pool:
-                    futures = [pool.submit(one, i, started) for i in range(len(jobs))]
-                    wait(futures, return_when=FIRST_EXCEPTION)
+                # The timeline counts a pool slot as running from submission to its last job's end,
+                # so a sibling's virtual wait never ends while a queued job has yet to run.
+                timeline, slots = branch.clock.timeline, min(workers, len(jobs))
+                queued, claim = [len(jobs) - slots], threading.Lock()
+
+                def job(index: int, last: int) -> Branch:
+                    try:
+                        return one(index, last)
+                    finally:
+                        with claim:
+                            handed_on = queued[0] > 0  # this slot passes to a queued job
+                            queued[0] -= handed_on
+                        if not handed_on:
+                            timeline.exit()
+
+                timeline.spawn(slots)
+                with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="sfn-branch") as pool:
+                    futures = [pool.submit(job, i, started) for i in range(len(jobs))]
+                    with timeline.idle():
+                        wait(futures, return_when=FIRST_EXCEPTION)
                     failed = [f for f in futures if f.done() and f.exception() is not None]
                     if failed:
                         cancel.cancel()
-                        wait(futures)
+                        with timeline.idle():
+                            wait(futures)
                         raise failed[0].exception()
                 branch.last = max((c.last for c in children), default=started)
         except BaseException:
@@ -704,6 +744,8 @@ class Interpreter:
 
     # -- Map ------------------------------------------------------------------------------
     def _map(self, state: MapState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
+        if state.distributed:
+            return distributed.run_map(self, state, data, branch, env)
         effective = self._input(state, data, env)
         try:
             items, inputs, concurrency = self._map_items(state, data, effective, env)
@@ -732,8 +774,6 @@ class Interpreter:
             if attempts[0]:
                 self.event(branch, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
             attempts[0] += 1
-            if state.distributed:
-                return self._map_run(state, inputs, branch, concurrency, tolerant, tolerated_count, tolerated_pct)
             return self._iterate(state, inputs, branch, concurrency, tolerant, tolerated_count, tolerated_pct)
 
         try:
@@ -764,6 +804,11 @@ class Interpreter:
                 where = state.items_path.text if state.items_path not in (UNSET, None) else "$"
                 raise StatesError(RUNTIME, f"Invalid path '{where}': The ItemsPath field refers to value "
                                            f"{to_json(items)} which is not a valid array.")
+        concurrency = self._map_concurrency(state, data, effective, env)
+        inputs = [self._item_input(state, data, effective, index, item, env) for index, item in enumerate(items)]
+        return items, inputs, concurrency
+
+    def _map_concurrency(self, state: MapState, data: Any, effective: Any, env: Env) -> int:
         concurrency = self._field(state, state.max_concurrency, data, env)
         if concurrency is None:
             concurrency = 0
@@ -771,8 +816,7 @@ class Interpreter:
             raise jsonata.type_error(state.max_concurrency.source, "MaxConcurrency", "integer", concurrency)
         if state.max_concurrency_path is not None:
             concurrency = self._integer(state.max_concurrency_path, effective, env, "MaxConcurrencyPath")
-        inputs = [self._item_input(state, data, effective, index, item, env) for index, item in enumerate(items)]
-        return items, inputs, concurrency
+        return concurrency
 
     def _tolerance(self, state: MapState, data: Any, effective: Any, env: Env) -> tuple[int | None, float | None]:
         count = self._field(state, state.tolerated_failure_count, data, env)
@@ -803,15 +847,20 @@ class Interpreter:
 
     @staticmethod
     def _integer(path: Any, data: Any, env: Env, field: str) -> int:
-        value = path.get(data, env)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raw = path.get(data, env)
+        value = distributed.numeric(raw)  # AWS reads numeric strings in these *Path fields as numbers
+        if value is None or value != int(value):
+            value = raw
             raise StatesError(RUNTIME, f"The {field} field refers to value \"{_display(value)}\" "
                                        f"which is not a valid integer: {path.text}")
         return int(value)
 
     @staticmethod
     def _number(path: Any, data: Any, env: Env, field: str) -> float:
-        value = path.get(data, env)
+        raw = path.get(data, env)
+        value = distributed.numeric(raw)
+        if value is None:
+            value = raw
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise StatesError(RUNTIME, f"The {field} field refers to value \"{_display(value)}\" "
                                        f"which is not a valid float: {path.text}")
@@ -865,26 +914,10 @@ class Interpreter:
             return count is None or failed > count
         return False
 
-    def _map_run(self, state: MapState, inputs: list[Any], branch: Branch, concurrency: int, tolerant: bool,
-                 tolerated_count: int | None, tolerated_pct: float | None) -> list[Any]:
-        """A Distributed Map: iterations are child executions, so their events stay out of this history."""
-        run_arn = f"{self.run.state_machine_arn.replace(':stateMachine:', ':mapRun:')}/{state.label or state.name}:" \
-                  f"{uuid.UUID(int=self.run.random.getrandbits(128), version=4)}"
-        self.event(branch, "MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": run_arn})
-        child_run = Interpreter(Run(**{**self.run.__dict__, "history": History(limit=None)}))
-        child_run._resources = self._resources
-        # Child executions of a Distributed Map do not see the parent's variables.
-        root = Branch(branch.clock.fork(), 0, CancelToken(branch.cancel), Variables())
-        root.path = branch.path
-        try:
-            results = child_run._iterate(state, inputs, root, concurrency, tolerant, tolerated_count, tolerated_pct)
-        except StatesError as err:
-            self.event(branch, "MapRunFailed", "mapRunFailedEventDetails", _failure_details(err))
-            raise
-        finally:
-            branch.clock.join([root.clock])
-        self.event(branch, "MapRunSucceeded")
-        return results
+    def _map_run(self, state: MapState, inputs: distributed.Plan, branch: Branch, concurrency: int, tolerant: bool,
+                 tolerated_count: int | None, tolerated_pct: float | None) -> Any:
+        """A Distributed Map's run: child executions with their own histories (engine/distributed.py)."""
+        return distributed.map_run(self, state, inputs, branch, concurrency, tolerated_count, tolerated_pct)
 
 
 def _call_with_deadline(handler: Callable[[TaskRequest], Any], request: TaskRequest, timeout: float) -> Any:

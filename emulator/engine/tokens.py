@@ -87,7 +87,8 @@ def await_answer(answers: queue.SimpleQueue[Answer], context: TaskContext, real_
     """Block until an answer arrives; it becomes the task's result, or its error."""
     while True:
         try:
-            answer = answers.get(timeout=_POLL_SECONDS)
+            with context.idle():
+                answer = answers.get(timeout=_POLL_SECONDS)
             break
         except queue.Empty:
             # Real clock: the sleep honours StopExecution and the task's timeouts. Virtual clock:

@@ -25,10 +25,16 @@ def function_name(name_or_arn: str) -> str:
     return name_or_arn.split(":", 1)[0]
 
 
-def _not_found(name: str, region: str) -> StatesError:
+def _not_found(name_or_arn: str, region: str) -> StatesError:
+    """Lambda's error for a missing function, naming it by ARN (the caller's region and account when given)."""
+    parts = name_or_arn.split(":")
+    account = "123456789012"
+    if name_or_arn.startswith("arn:") and len(parts) > 6:
+        region, account = parts[3] or region, parts[4] or account
+    name = function_name(name_or_arn)
     return StatesError(
         "Lambda.ResourceNotFoundException",
-        f"Function not found: arn:aws:lambda:{region}:123456789012:function:{name}:$LATEST "
+        f"Function not found: arn:aws:lambda:{region}:{account}:function:{name}:$LATEST "
         "(Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException)",
     )
 
@@ -48,7 +54,7 @@ def handler(resource: Resource, functions: Mapping[str, Callable[..., Any]], bac
         if fn is None:
             # As AWS: a function that does not exist fails the task (catchable), not the execution.
             def missing(request: TaskRequest) -> Any:
-                raise _not_found(resource.action, resource.region)
+                raise _not_found(resource.arn, resource.region)
 
             return missing
         return lambda request: run(fn, request.payload, request)
@@ -57,10 +63,10 @@ def handler(resource: Resource, functions: Mapping[str, Callable[..., Any]], bac
 
     def invoke(request: TaskRequest) -> Any:
         payload = request.payload if isinstance(request.payload, dict) else {}
-        name = function_name(str(payload.get("FunctionName", "")))
-        fn = functions.get(name)
+        requested = str(payload.get("FunctionName", ""))
+        fn = functions.get(function_name(requested))
         if fn is None:
-            raise _not_found(name, resource.region)
+            raise _not_found(requested, resource.region)
         result = run(fn, payload.get("Payload"), request)
         return {
             "ExecutedVersion": "$LATEST",

@@ -1,5 +1,7 @@
 """Amazon EMR: `arn:aws:states:::elasticmapreduce:<action>[.sync]` and `aws-sdk:emr:describeCluster|
-describeStep|listSteps`, with clusters that are the warm local Spark session (`backends/spark.py`).
+describeStep|listSteps`, with clusters that are the warm local Spark session (`backends/spark.py`:
+`[spark] master` may put it on a standalone cluster; under `sfn-local serve` it is the server's).
+TerminateCluster returns the session to the pool, its Spark state cleared, rather than stopping the JVM.
 
 A cluster's `Configurations` (classification `spark-defaults`) become conf for each of its steps;
 instance settings, roles and applications are accepted and ignored. A step is a
@@ -211,7 +213,7 @@ class Emr:
 
     def _boot(self, cluster: _Cluster) -> None:
         try:
-            self.engine.session()
+            self.engine.warm_up()
         except Exception as exc:  # a session that cannot start ends the cluster, as a bootstrap failure
             with _lock:
                 cluster.set_state("TERMINATED_WITH_ERRORS", "BOOTSTRAP_FAILURE", str(exc)[:1000])

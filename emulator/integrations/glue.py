@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from emulator.backends import dataquality, workflows
 from emulator.backends.catalog import Catalog, GlueError
 from emulator.errors import StatesError
 from emulator.integrations.registry import Handler, Registry, Resource, backend_handler, register
@@ -95,10 +96,23 @@ ACTIONS: dict[str, Callable[[Catalog, Params], Params]] = {
         _required(p, "DatabaseName"), _required(p, "TableName"), _required(p, "PartitionInputList"))},
     "createPartition": _empty(_create_partition),
     "listCrawlers": lambda c, p: _page(c.crawlers.names(), p, "CrawlerNames"),
+    "batchGetCrawlers": lambda c, p: c.crawlers.batch_get(_required(p, "CrawlerNames")),
+    "stopCrawler": _empty(lambda c, p: c.crawlers.stop(_required(p, "Name"))),
+    "updateCrawler": _empty(lambda c, p: c.crawlers.update({**p, "Name": _required(p, "Name")})),
+    "deleteCrawler": _empty(lambda c, p: c.crawlers.delete(_required(p, "Name"))),
 }
+# Glue workflows and Data Quality: actions over the workspace's backends (backends/workflows.py, dataquality.py).
+SERVICE_ACTIONS: dict[str, Callable[[Any, Params], Params]] = {**workflows.ACTIONS, **dataquality.ACTIONS}
 
 
 def _factory(resource: Resource, registry: Registry) -> Handler | None:
+    if resource.service == "glue":  # sfn-local's `.sync` for a Data Quality run (Glue's optimised API has none)
+        if (resource.action, resource.pattern) != ("startDataQualityRulesetEvaluationRun", "sync"):
+            return None
+        return backend_handler(lambda b, p: dataquality.DataQuality(b).start_run_sync(p), lambda: registry.backends,
+                               GlueError, _error)
+    if resource.action in SERVICE_ACTIONS and not resource.pattern:
+        return backend_handler(SERVICE_ACTIONS[resource.action], lambda: registry.backends, GlueError, _error)
     action = ACTIONS.get(resource.action)
     if action is None or resource.pattern:  # AWS SDK integrations have no .sync / .waitForTaskToken for Glue
         return None
@@ -111,3 +125,4 @@ def _error(exc: GlueError) -> StatesError:
 
 
 register("aws-sdk:glue", _factory)
+register("glue", _factory)

@@ -9,6 +9,7 @@ Scripts use Glue's Python library as on Glue: `awsglue.utils.getResolvedOptions`
 `awsglue.context.GlueContext`, DynamicFrames, `awsglue.transforms`, `awsglue.job.Job` with job
 bookmarks (`--job-bookmark-option`), from our own implementation in `emulator/glue_runtime/`, which
 a run puts on sys.path and binds to this workspace (object store, Data Catalog) while its script runs.
+The run's end returns the Spark session to the pool, its Spark state cleared (`backends/spark.py`).
 `run_glue_script` runs a script that way without a JobRun record (tests, scripts' own checks).
 
 `startJobRun` returns `{JobName, JobRunId}` at once and runs the job in the background, so
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator import background, glue_runtime
+from emulator.backends import events
 from emulator.backends.spark import JobResult, SparkEngine
 from emulator.errors import TASK_FAILED, StatesError
 from emulator.glue_runtime import get_resolved_options
@@ -52,9 +54,11 @@ class GlueJobError(Exception):
 
 def run_glue_script(workspace: Workspace, engine: SparkEngine, script: Path, argv: list[str], job_name: str,
                     job_group: str | None = None) -> JobResult:
-    """Run a Glue script on the warm session with the awsglue library bound to `workspace`."""
-    with glue_runtime.bind(glue_runtime.runtime_for(workspace, engine, job_name)):
-        return engine.run_script(script, argv, py_files=[glue_runtime.RUNTIME_PATH], job_group=job_group)
+    """Run a Glue script on the warm session with the awsglue library bound to `workspace` (the engine's)."""
+    if workspace.root != engine.workspace.root:
+        with glue_runtime.bind(glue_runtime.runtime_for(workspace, engine, job_name)):
+            return engine.run_script(script, argv, py_files=[glue_runtime.RUNTIME_PATH], job_group=job_group)
+    return engine.run_script(script, argv, job_group=job_group, glue_job=job_name)
 
 
 class GlueJobs:
@@ -113,6 +117,7 @@ class GlueJobs:
             if error:
                 run["ErrorMessage"] = error
             self._save(run)
+            events.glue_job_state(self.workspace, run)
             _done[run["Id"]].set()
 
     def get_job_run(self, p: Params) -> Params:

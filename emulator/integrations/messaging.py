@@ -181,7 +181,8 @@ def wait_for_token(outbox: Outbox, context: TaskContext, real_clock: bool) -> An
             else:
                 # The virtual clock runs with the wall clock while nothing jumps it: wait for real,
                 # and let the execution check its timeouts without moving time on.
-                time.sleep(_POLL_SECONDS)
+                with context.idle():
+                    time.sleep(_POLL_SECONDS)
                 context.sleep(1e-9)
     if answer["status"] == "FAILED":
         raise StatesError(answer.get("error"), answer.get("cause"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -68,12 +69,19 @@ class TaskContext:
     credentials: Any = None
     sleeper: Callable[[float], None] | None = None
     heartbeater: Callable[[], None] | None = None
+    # Marks a wait on something outside the execution (a token's answer), so sibling branches'
+    # virtual waits may end meanwhile (engine.clock.Timeline).
+    idler: Callable[[], AbstractContextManager[None]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def sleep(self, seconds: float) -> None:
         """Take `seconds` on the execution's clock (virtual by default): counts toward TimeoutSeconds."""
         if self.sleeper is not None:
             self.sleeper(seconds)
+
+    def idle(self) -> AbstractContextManager[None]:
+        """A block in which this task waits for something outside the execution, in real time."""
+        return self.idler() if self.idler is not None else nullcontext()
 
     def heartbeat(self) -> None:
         """SendTaskHeartbeat: resets the HeartbeatSeconds timer."""
@@ -102,10 +110,13 @@ PROVIDERS: dict[str, tuple[str, ...]] = {
     "athena": ("athena",), "aws-sdk:athena": ("athena",),
     "lambda": ("awslambda",),
     "elasticmapreduce": ("emr",), "aws-sdk:emr": ("emr",),
-    "glue": ("gluejobs",), "aws-sdk:glue": ("glue", "gluejobs"),
+    "glue": ("gluejobs", "glue"), "aws-sdk:glue": ("glue", "gluejobs"),
+    "emr-serverless": ("emrserverless",), "aws-sdk:emrserverless": ("emrserverless",),
     "sns": ("messaging",), "sqs": ("messaging",), "aws-sdk:sns": ("messaging",), "aws-sdk:sqs": ("messaging",),
     "aws-sdk:s3": ("s3",),
     "states": ("stepfunctions",),
+    "http": ("http",),
+    "aws": ("aws",),  # every service switched to AWS (emulator/targets.py): boto3 calls
 }
 _loaded: set[str] = set()
 
@@ -166,7 +177,7 @@ class Registry:
         if (fn := self.callables.get(resource.arn)) is not None:
             handler = _bind(fn)
         else:
-            for factory in factories(resource.service):
+            for factory in factories(_provider(resource, self)):
                 if (handler := factory(resource, self)) is not None:
                     break
             if handler is not None and resource.kind == "service":
@@ -174,6 +185,13 @@ class Registry:
         if handler is None:
             raise StatesError(RUNTIME, _unknown(resource))
         return handler
+
+
+def _provider(resource: Resource, registry: Registry) -> str:
+    """The providers' key: the resource's service, or "aws" when its service is switched to AWS."""
+    from emulator.targets import targeted_at_aws
+
+    return "aws" if targeted_at_aws(resource, registry.backends.workspace) else resource.service
 
 
 def _validated(resource: Resource, handler: Handler) -> Handler:

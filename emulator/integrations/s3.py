@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from emulator.backends.objectstore import ObjectInfo, ObjectStore, S3Error
 from emulator.errors import StatesError
 from emulator.integrations.registry import Handler, Registry, Resource, backend_handler, register
+from emulator.workspace import write_atomic
 
 Action = Callable[[ObjectStore, dict[str, Any]], Any]
 
@@ -107,6 +109,141 @@ def delete_object(store: ObjectStore, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def create_bucket(store: ObjectStore, params: dict[str, Any]) -> dict[str, Any]:
+    (bucket,) = _required(params, "Bucket")
+    store.create_bucket(bucket)  # us-east-1 answers its owner's re-create with success, as here
+    return {"Location": f"/{bucket}"}
+
+
+def delete_bucket(store: ObjectStore, params: dict[str, Any]) -> dict[str, Any]:
+    (bucket,) = _required(params, "Bucket")
+    store.delete_bucket(bucket)
+    return {}
+
+
+def _require_bucket(store: ObjectStore, bucket: str) -> None:
+    if not store.bucket_root(bucket).is_dir():
+        raise S3Error("NoSuchBucket", "The specified bucket does not exist")
+
+
+def list_buckets(store: ObjectStore, params: dict[str, Any]) -> dict[str, Any]:
+    buckets = []
+    for name in store.buckets():
+        folder = store.bucket_root(name)
+        if folder.is_dir():
+            created = datetime.fromtimestamp(folder.stat().st_mtime, tz=UTC)
+            buckets.append({"Name": name, "CreationDate": _timestamp(created)})
+    return {"Buckets": buckets, "Owner": {"DisplayName": "local", "ID": "sfn-local"}}
+
+
+def head_bucket(store: ObjectStore, params: dict[str, Any]) -> dict[str, Any]:
+    (bucket,) = _required(params, "Bucket")
+    _require_bucket(store, bucket)
+    return {"BucketRegion": "us-east-1", "AccessPointAlias": False}
+
+
+def list_objects(store: ObjectStore, params: dict[str, Any]) -> dict[str, Any]:
+    """ListObjects (v1): Marker instead of a continuation token; NextMarker only with a Delimiter, as S3 gives it."""
+    (bucket,) = _required(params, "Bucket")
+    prefix, marker, delimiter = params.get("Prefix") or "", params.get("Marker") or "", params.get("Delimiter")
+    requested = params.get("MaxKeys")
+    max_keys = 1000 if requested is None else max(0, min(int(requested), 1000))
+    listing = store.list(bucket, prefix, delimiter, max_keys, None, marker or None)
+    out: dict[str, Any] = {
+        "IsTruncated": listing.is_truncated, "Marker": marker,
+        "Contents": [{"Key": o.key, "LastModified": _timestamp(o.last_modified), "ETag": o.etag, "Size": o.size,
+                      "StorageClass": "STANDARD", "Owner": {"DisplayName": "local", "ID": "sfn-local"}}
+                     for o in listing.objects],
+        "Name": bucket, "Prefix": prefix, "MaxKeys": max_keys,
+    }
+    if delimiter:
+        out["Delimiter"] = delimiter
+        if listing.is_truncated and listing.next_token:
+            out["NextMarker"] = listing.next_token
+    if listing.common_prefixes:
+        out["CommonPrefixes"] = [{"Prefix": p} for p in listing.common_prefixes]
+    return out
+
+
+def delete_objects(store: ObjectStore, params: dict[str, Any]) -> dict[str, Any]:
+    bucket, delete = _required(params, "Bucket", "Delete")
+    _require_bucket(store, bucket)
+    objects = delete.get("Objects") if isinstance(delete, dict) else None
+    if not isinstance(objects, list) or not 1 <= len(objects) <= 1000:
+        raise _error("MalformedXML", "Delete.Objects must list 1 to 1,000 objects")
+    deleted, errors = [], []
+    for item in objects:
+        key = item.get("Key") if isinstance(item, dict) else None
+        try:
+            store.delete(bucket, key)
+        except S3Error as exc:
+            errors.append({"Key": key, "Code": exc.code, "Message": exc.message})
+            continue
+        deleted.append({"Key": key})
+    out: dict[str, Any] = {} if delete.get("Quiet") else {"Deleted": deleted}
+    if errors:
+        out["Errors"] = errors
+    return out
+
+
+def _tag_file(store: ObjectStore, bucket: str) -> Path:
+    store.bucket_root(bucket)  # a valid bucket name, so a safe file name
+    return store.workspace.path("s3-tagging") / f"{bucket}.json"
+
+
+def _version(info: ObjectInfo) -> list[str]:
+    """What makes tags belong to one object version: a replaced or re-created object has none."""
+    return [info.etag, info.last_modified.isoformat()]
+
+
+def put_object_tagging(store: ObjectStore, params: dict[str, Any]) -> dict[str, Any]:
+    bucket, key, tagging = _required(params, "Bucket", "Key", "Tagging")
+    tags = tagging.get("TagSet") if isinstance(tagging, dict) else None
+    if not isinstance(tags, list) or len(tags) > 10:
+        raise _error("BadRequest", "Object tags cannot be greater than 10")
+    names = [t.get("Key") if isinstance(t, dict) else None for t in tags]
+    for tag in tags:
+        if not isinstance(tag, dict) or not isinstance(tag.get("Key"), str) or not isinstance(tag.get("Value"), str) \
+                or not 1 <= len(tag["Key"]) <= 128 or len(tag["Value"]) > 256:
+            raise _error("InvalidTag", f"The TagKey or TagValue you have provided is invalid: {tag!r}")
+    if len(set(names)) != len(names):
+        raise _error("InvalidTag", "Cannot provide multiple Tags with the same key")
+    info = store.head(bucket, key)
+    path = _tag_file(store, bucket)
+    with store.workspace.lock("s3-tagging"):
+        saved = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        saved[key] = {"Version": _version(info), "TagSet": [{"Key": t["Key"], "Value": t["Value"]} for t in tags]}
+        write_atomic(path, json.dumps(saved).encode("utf-8"))
+    return {}
+
+
+def get_object_tagging(store: ObjectStore, params: dict[str, Any]) -> dict[str, Any]:
+    bucket, key = _required(params, "Bucket", "Key")
+    info = store.head(bucket, key)
+    path = _tag_file(store, bucket)
+    entry = (json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}).get(key)
+    return {"TagSet": entry["TagSet"] if entry and entry["Version"] == _version(info) else []}
+
+
+_ATTRIBUTES = ("ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize")
+
+
+def get_object_attributes(store: ObjectStore, params: dict[str, Any]) -> dict[str, Any]:
+    bucket, key, wanted = _required(params, "Bucket", "Key", "ObjectAttributes")
+    unknown = [a for a in wanted if a not in _ATTRIBUTES]
+    if unknown:
+        raise _error("InvalidArgument", f"Invalid attribute name specified: {unknown[0]}")
+    info = store.head(bucket, key)
+    out: dict[str, Any] = {"LastModified": _timestamp(info.last_modified)}
+    if "ETag" in wanted:
+        out["ETag"] = info.etag.strip('"')  # GetObjectAttributes gives the ETag without its quotes
+    if "StorageClass" in wanted:
+        out["StorageClass"] = "STANDARD"
+    if "ObjectSize" in wanted:
+        out["ObjectSize"] = info.size
+    return out
+
+
 ACTIONS: dict[str, Action] = {
     "putObject": put_object,
     "getObject": get_object,
@@ -114,6 +251,15 @@ ACTIONS: dict[str, Action] = {
     "listObjectsV2": list_objects_v2,
     "copyObject": copy_object,
     "deleteObject": delete_object,
+    "createBucket": create_bucket,
+    "deleteBucket": delete_bucket,
+    "listBuckets": list_buckets,
+    "headBucket": head_bucket,
+    "listObjects": list_objects,
+    "deleteObjects": delete_objects,
+    "putObjectTagging": put_object_tagging,
+    "getObjectTagging": get_object_tagging,
+    "getObjectAttributes": get_object_attributes,
 }
 
 

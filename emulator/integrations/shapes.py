@@ -77,6 +77,7 @@ _NAMINGS: dict[str, _Naming] = {
     "aws-sdk:s3": _Naming("S3", "S3Exception", "S3Exception", "S3"),
     "aws-sdk:glue": _Naming("Glue", "InvalidInputException", "InvalidInputException", "Glue"),
     "glue": _Naming("Glue", "InvalidInputException", "InvalidInputException", "Glue"),
+    "emr-serverless": _Naming("EMRServerless", "ValidationException", "ValidationException", "EMRServerless"),
     "aws-sdk:athena": _Naming("Athena", "InvalidRequestException", "InvalidRequestException", "Athena"),
     "athena": _Naming("Athena", "InvalidRequestException", "InvalidRequestException", "Athena"),
     "aws-sdk:emr": _Naming("EMR", "ValidationException", "ValidationException", "AmazonElasticMapReduce"),
@@ -373,7 +374,7 @@ def validator(service: str, action: str) -> Validator | None:
         if renames.get(own, "").endswith("[]"):
             member_shape = member_shape.member  # the optimised integration takes one element
         members[own] = compiler.shape(member_shape)
-        if member in required:
+        if member in required and not member_shape.metadata.get("idempotencyToken"):  # filled in, as the SDK does
             needed.append(own)
     free = frozenset(_FREE_JSON.get((_BOTOCORE_NAMES.get(name, name), operation_name), ()))
     return Validator(naming, compiler.structure(shape.name, members, tuple(needed), free))

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from emulator.backends import Backends
+from emulator.backends import Backends, sparkservice
 from emulator.server import data
 from emulator.server.protocol import ServiceError, error_response, json_response, parse_json_body
 from emulator.server.stepfunctions import StepFunctions
@@ -61,7 +61,11 @@ def create_app(workspace: Workspace | None = None, *, clock: str = "virtual",
             return error_response(ServiceError("InternalFailure", f"{type(exc).__name__}: {exc}", 500))
         return _unknown(request) if response is None else response
 
-    app = Starlette(routes=[Route("/{path:path}", dispatch, methods=_METHODS)])
+    app = Starlette(routes=[*sparkservice.routes(backends), Route("/{path:path}", dispatch, methods=_METHODS)])
+    # The web console (`/ui/`): only unsigned browser requests reach it, AWS clients never do.
+    from emulator.console.routes import ConsoleMiddleware  # it imports this package: not at module level
+
+    app.add_middleware(ConsoleMiddleware, stepfunctions=front, backends=backends)
     app.state.stepfunctions = front
     app.state.backends = backends
     return app

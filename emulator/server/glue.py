@@ -25,4 +25,7 @@ ACTIONS: dict[str, Action] = {
     "StartJobRun": _jobs(lambda jobs, p: {"JobRunId": jobs.start_job_run(p)["JobRunId"]}),
     "GetJobRun": _jobs(GlueJobs.get_job_run),
     "GetJobRuns": _jobs(GlueJobs.get_job_runs),
+    # Workflows and triggers, Data Quality rulesets, runs and results.
+    **{name[0].upper() + name[1:]: backend_action(action, lambda backends: backends, GlueError)
+       for name, action in catalog_api.SERVICE_ACTIONS.items()},
 }

@@ -9,10 +9,12 @@ StartSyncExecution is sent to a `sync-` host prefix by botocore: pass
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 import uvicorn
@@ -87,8 +89,11 @@ def start_in_thread(workspace: Workspace | None = None, *, clock: str = "virtual
 @click.option("--real-time", is_flag=True, help="Sleep for real in Wait states and retry back-off.")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               default="warning", show_default=True, help="Server log level (info logs every request).")
+@click.option("--mock-config", default=None, metavar="FILE",
+              help="AWS's mock config file: StartExecution of `<stateMachineArn>#<TestCase>` runs that test case "
+                   "(default $SFN_MOCK_CONFIG).")
 def serve_command(host: str, port: int, allow_remote: bool, workspace: str | None, real_time: bool,
-                  log_level: str) -> None:
+                  log_level: str, mock_config: str | None) -> None:
     """Serve the Step Functions API (and the local data services) for boto3 and the aws CLI."""
     loopback = is_loopback(host)
     if not loopback and not allow_remote:
@@ -106,9 +111,31 @@ def serve_command(host: str, port: int, allow_remote: bool, workspace: str | Non
     except OSError as exc:
         click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         sys.exit(2)
+    if mock_config is not None:
+        from emulator.integrations.mocks import MOCK_CONFIG_ENV, MockConfig, MockConfigError
+
+        try:
+            MockConfig.load(mock_config)  # a bad file is refused now, not at its first test case
+        except MockConfigError as exc:
+            click.echo(f"error: --mock-config: {exc}", err=True)
+            sys.exit(2)
+        os.environ[MOCK_CONFIG_ENV] = str(Path(mock_config).resolve())  # where executions look it up
     server = make_server(space, "real" if real_time else "virtual", log_level, 60.0)
     if loopback:  # Lambda handlers run by this server call it rather than a second endpoint
         endpoint.register(space.root, _url(sock, host))
     scope = "loopback only" if loopback else "REMOTE ACCESS ALLOWED"
     click.echo(f"sfn-local serving on {_url(sock, host)} ({scope})")
-    server.run(sockets=[sock])
+    from emulator.watch import start_rules_thread  # EventBridge rules of sfn-local.toml, as `watch` runs them
+
+    try:
+        stop_rules = start_rules_thread(space, "real" if real_time else "virtual")
+    except ConfigError as exc:
+        click.echo(f"error: config: {exc}", err=True)
+        sys.exit(2)
+    from emulator.backends.sparkservice import advertise  # `run` on this workspace uses this server's warm Spark
+
+    try:
+        with advertise(space, _url(sock, host)):
+            server.run(sockets=[sock])
+    finally:
+        stop_rules()

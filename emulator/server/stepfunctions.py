@@ -3,10 +3,19 @@
 `StepFunctions.call(action, params)` answers one request with the response document, or raises
 ServiceError with AWS's error name. State machines, versions, aliases, activities, tags and
 executions live in the workspace's Store (SQLite), so they survive a restart; executions run on
-the engine, one compiled StateMachine per (machine, revision) or version. A running execution is
-saved when it starts, its new history events whenever DescribeExecution / GetExecutionHistory
-reads it, and everything once it ends (a thread per running execution waits for that).
-Executions still RUNNING when the server stopped are marked ABORTED at the next start.
+the engine, one compiled StateMachine per (machine, revision) or version. The store's Recorder writes
+them: StartExecution answers once the RUNNING execution is committed (concurrent starts share one
+commit), then a writer thread commits every running execution's new history events every few
+milliseconds in one short transaction, and an execution's end at once. Nothing a client is shown is
+uncommitted: DescribeExecution of an execution that ended, and GetExecutionHistory, wait for the
+commit holding it (so no event a client saw is lost to a kill -9). Ended executions are answered
+from memory (the latest ones), checked against changes other processes commit (`sfn-local redrive`).
+Executions the server started and that were still RUNNING when it stopped resume at the next start:
+they replay their recorded events and go on where they stopped (emulator/engine/redrive.py), with
+the seed they ran with. Those of `sfn-local run` are not resumed (their handlers are the run's): one
+whose process is gone is ended ABORTED (store.settle_abandoned), to redrive.
+A StartExecution ARN may end in `#TestCase`: the test case of the mock config (SFN_MOCK_CONFIG,
+`serve --mock-config`) the execution runs with, as in Step Functions Local.
 """
 
 from __future__ import annotations
@@ -20,8 +29,9 @@ import re
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,9 +40,23 @@ from emulator.backends import Backends
 from emulator.engine import tokens
 from emulator.engine.execution import ACCOUNT, REGION, Execution, StateMachine
 from emulator.engine.history import MAX_PAYLOAD_BYTES
+from emulator.engine.redrive import ExecutionNotRedrivable, prepare_redrive, prepare_resume
 from emulator.errors import MAX_NAME_LENGTH, DefinitionError, Diagnostic, forbidden_in_name
+from emulator.integrations.mocks import MockConfigError, TestCase, test_case_for
 from emulator.server.protocol import ServiceError
-from emulator.store import ACTIVITY, ALIAS, EXECUTION, MACHINE, VERSION, Store
+from emulator.store import (
+    ACTIVITY,
+    ALIAS,
+    CLI,
+    EXECUTION,
+    MACHINE,
+    VERSION,
+    Live,
+    Recorder,
+    Store,
+    StoreUnavailable,
+    execution_document,
+)
 from emulator.workspace import Workspace
 
 _PREFIX = f"arn:aws:states:{REGION}:{ACCOUNT}"
@@ -48,6 +72,10 @@ _DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}
 _DEFAULT_TRACING = {"enabled": False}
 # How long StopExecution waits for the execution to reach its next transition and end.
 _STOP_WAIT_SECONDS = 10.0
+# Ended executions answered from memory: the latest this many.
+_RECENT = 10_000
+_ENDED = {"ExecutionSucceeded": "SUCCEEDED", "ExecutionFailed": "FAILED", "ExecutionTimedOut": "TIMED_OUT",
+          "ExecutionAborted": "ABORTED"}
 
 Params = dict[str, Any]
 _ACTIONS: dict[str, Callable[..., Params]] = {}
@@ -180,16 +208,6 @@ def _strip_data(event: Params) -> Params:
     return out
 
 
-@dataclass
-class _Live:
-    """A running execution and what the API shows beside the engine's describe()."""
-
-    execution: Execution
-    extra: Params
-    saved_events: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
 class StepFunctions:
     """The Step Functions control plane of one workspace."""
 
@@ -202,19 +220,98 @@ class StepFunctions:
         self.clock = clock
         self.activity_poll_seconds = activity_poll_seconds
         self.store = Store(workspace)
+        self.recorder = Recorder(self.store, on_ended=self._ended)
         self._compiled: dict[str, StateMachine] = {}
-        self._live: dict[str, _Live] = {}
+        self._recent: OrderedDict[str, Params] = OrderedDict()
+        self._recent_version = self.store.version()
+        self._nested_cache: tuple[int, dict[str, str]] | None = None
         self._lock = threading.RLock()
         self._recover()
 
     def _recover(self) -> None:
-        """After a restart: executions cut short are ABORTED; saved activities take tasks again."""
-        for doc in self.store.list(EXECUTION, status="RUNNING"):
-            doc.update(status="ABORTED", stopDate=_now(), error="States.Runtime",
-                       cause="The sfn-local server stopped while the execution was running.")
-            self.store.save_execution(doc)
+        """After a restart: executions cut short resume; saved activities take tasks again."""
         for doc in self.store.list(ACTIVITY):
             tokens.ACTIVITIES.create(doc["activityArn"])
+        self.store.settle_abandoned()
+        for doc in self.store.list(EXECUTION, status="RUNNING"):
+            if doc.get("_origin") == CLI:  # its `sfn-local run` process still runs it
+                continue
+            events, paths = self.store.recorded(doc["executionArn"])
+            ended = _ENDED.get(events[-1]["type"]) if events else None
+            if ended is not None:  # it ended; only its final document was not written
+                details = next((v for k, v in events[-1].items() if k.endswith("EventDetails")), {})
+                doc.update(status=ended, stopDate=events[-1]["timestamp"], output=details.get("output"),
+                           error=details.get("error"), cause=details.get("cause"))
+                if "output" in details:
+                    doc["outputDetails"] = {"included": True}
+                self.store.save_execution(doc)
+                continue
+            try:
+                self._resume(doc, events, paths)
+            except (ServiceError, MockConfigError, ValueError, KeyError) as exc:
+                doc.update(status="ABORTED", stopDate=_now(), error="States.Runtime",
+                           cause=f"The sfn-local server stopped while the execution was running, and it cannot "
+                                 f"resume: {getattr(exc, 'message', None) or exc}")
+                self.store.save_execution(doc)
+
+    def _saved_engine(self, doc: Params) -> StateMachine:
+        """The compiled state machine a saved execution ran (its snapshot of the definition)."""
+        snapshot = doc["_machine"]
+        return self._compile(f"{snapshot['stateMachineArn']}@{snapshot['revisionId']}", snapshot["name"],
+                             json.loads(snapshot["definition"]), snapshot["roleArn"])
+
+    def _saved_execution(self, doc: Params, engine: StateMachine, events: list[Params]) -> Execution:
+        execution = Execution(doc["name"], doc["executionArn"], engine.arn, json.loads(doc.get("input") or "{}"))
+        execution.state_machine = engine
+        execution.start_date = datetime.fromtimestamp(doc["startDate"], tz=UTC)
+        execution.status, execution.error, execution.cause = doc["status"], doc.get("error"), doc.get("cause")
+        execution.redrive_count = int(doc.get("redriveCount") or 0)
+        execution.history = events
+        return execution
+
+    def _resume(self, doc: Params, events: list[Params], paths: list[Any]) -> None:
+        """Run a saved RUNNING execution on from its recorded events (from its start when it has none)."""
+        engine = self._saved_engine(doc)
+        extra = {k: v for k, v in doc.items() if k.startswith("_") or k in ("stateMachineVersionArn",
+                                                                           "stateMachineAliasArn", "redriveDate")}
+        case = test_case_for(engine.name, None, doc["_testCase"]) if doc.get("_testCase") else None
+        if not events:
+            execution, work = engine.prepare(json.loads(doc.get("input") or "{}"), name=doc["name"],
+                                             clock=self.clock, seed=doc.get("_seed"), state_machines=self._nested(),
+                                             mock_config=case)
+        else:
+            execution = self._saved_execution(doc, engine, events)
+            work = prepare_resume(execution, engine, paths, clock=self.clock, seed=doc.get("_seed"),
+                                  state_machines=self._nested(), mocks=case)
+        self.recorder.track(execution, extra, len(events))
+        self._run(execution, work)
+
+    def _run(self, execution: Execution, work: Callable[[], None]) -> None:
+        """Run an execution in its own thread; its end is committed at once."""
+
+        def run() -> None:
+            try:
+                work()
+            finally:
+                self.recorder.wake()
+
+        threading.Thread(target=run, name=f"sfn-{execution.name}", daemon=True).start()
+
+    def _ended(self, live: Live, doc: Params) -> None:
+        """The Recorder committed an execution's end: keep its document to answer from memory."""
+        with self._lock:
+            self._recent[live.execution.arn] = doc
+            while len(self._recent) > _RECENT:
+                self._recent.popitem(last=False)
+
+    def _recent_doc(self, arn: str) -> Params | None:
+        """An ended execution's document from memory, unless another process changed the store since."""
+        version = self.store.version()
+        with self._lock:
+            if version != self._recent_version:
+                self._recent.clear()
+                self._recent_version = version
+            return self._recent.get(arn)
 
     def call(self, action: str, params: Params) -> Params:
         method = _ACTIONS.get(action)
@@ -282,6 +379,7 @@ class StepFunctions:
             self._compile(f"{arn}@{doc['revisionId']}", name, definition, role_arn)
             doc["creationDate"] = _now()
             self.store.put(MACHINE, arn, doc, name=name, created=doc["creationDate"])
+            self._nested_cache = None
             self.store.tag(arn, tags)
             out: Params = {"stateMachineArn": arn, "creationDate": doc["creationDate"]}
             if params.get("publish"):
@@ -308,6 +406,7 @@ class StepFunctions:
                               doc["roleArn"])
             doc.setdefault("updateDate", _now())
             self.store.put(MACHINE, doc["stateMachineArn"], doc, name=doc["name"])
+            self._nested_cache = None
             out: Params = {"updateDate": doc["updateDate"], "revisionId": doc["revisionId"]}
             if params.get("publish"):
                 out["stateMachineVersionArn"] = self._publish(doc, params.get("versionDescription"))["arn"]
@@ -325,6 +424,7 @@ class StepFunctions:
                 for doc in self.store.list(kind, parent=arn):
                     self.store.delete(kind, doc.get("stateMachineVersionArn") or doc["stateMachineAliasArn"])
             self.store.delete(MACHINE, arn)
+            self._nested_cache = None
             self._compiled = {k: v for k, v in self._compiled.items() if not k.startswith(f"{arn}@")
                               and not k.startswith(f"{arn}:")}
         return {}
@@ -536,11 +636,19 @@ class StepFunctions:
 
     def _engine_for(self, machine: Params, source: Params) -> StateMachine:
         key = source.get("stateMachineVersionArn") or f"{machine['stateMachineArn']}@{source['revisionId']}"
-        return self._compile(key, machine["name"], json.loads(source["definition"]), source["roleArn"])
+        engine = self._compiled.get(key)  # compiled once: a start does not parse the definition again
+        return engine or self._compile(key, machine["name"], json.loads(source["definition"]), source["roleArn"])
 
     def _nested(self) -> dict[str, str]:
-        """Definitions by name, for states:startExecution tasks to run the server's other machines."""
-        return {d["name"]: d["definition"] for d in self.store.list(MACHINE)}
+        """Definitions by name, for states:startExecution tasks to run the server's other machines (read
+        again when a machine changed here or in another process)."""
+        version = self.store.version()
+        cached = self._nested_cache
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        nested = {d["name"]: d["definition"] for d in self.store.list(MACHINE)}
+        self._nested_cache = (version, nested)
+        return nested
 
     @staticmethod
     def _machine_snapshot(machine: Params, source: Params) -> Params:
@@ -550,69 +658,100 @@ class StepFunctions:
                 "loggingConfiguration": source["loggingConfiguration"],
                 "tracingConfiguration": source["tracingConfiguration"], "revisionId": source["revisionId"]}
 
-    def _execution_doc(self, execution: Execution, extra: Params, running: bool = False) -> Params:
-        doc = execution.describe()
-        if running:  # until the engine is done and its last event written, show it as still running
-            doc = {k: v for k, v in doc.items() if k not in ("stopDate", "output", "error", "cause")}
-            doc["status"] = "RUNNING"
-        doc["inputDetails"] = {"included": True}
-        if "output" in doc:
-            doc["outputDetails"] = {"included": True}
-        doc["redriveCount"] = 0
-        return {**doc, **extra}
+    def _test_case(self, machine: Params, name: str) -> TestCase | None:
+        """The mock config's test case `name` (from `stateMachineArn#name`), as Step Functions Local picks it."""
+        if not name:
+            return None
+        try:
+            return test_case_for(machine["name"], None, name)
+        except MockConfigError as exc:
+            raise ServiceError("ValidationException", f"Test case '{name}': {exc}") from None
 
     @_api
     def start_execution(self, params: Params) -> Params:
-        arn = _required(params, "stateMachineArn")
+        arn, _, case_name = str(_required(params, "stateMachineArn")).partition("#")
         name = _check_name(params.get("name") or str(uuid.uuid4()))
         text = params.get("input")
         value = _parse_input(text)
         machine, source, shown = self._target(arn)
+        case = self._test_case(machine, case_name)
         engine = self._engine_for(machine, source)
         execution_arn = f"{_PREFIX}:execution:{machine['name']}:{name}"
-        with self._lock:
-            existing = self._live.get(execution_arn)
-            if existing is not None and (text or "{}") == existing.extra["_inputText"]:
-                return {"executionArn": execution_arn, "startDate": existing.execution.start_date}
-            if existing is not None or self.store.get(EXECUTION, execution_arn) is not None:
-                raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{execution_arn}'")
-            execution = engine.start(value, name=name, clock=self.clock, state_machines=self._nested())
-            extra = {**shown, "_inputText": text or "{}", "_machine": self._machine_snapshot(machine, source),
-                     "_type": machine["type"]}
-            live = self._live[execution_arn] = _Live(execution, extra)
-            self.store.save_execution(self._execution_doc(execution, extra, running=True))
-        threading.Thread(target=self._watch, args=(live,), name=f"sfn-save-{name}", daemon=True).start()
+        existing = self.recorder.live(execution_arn)
+        if existing is not None and (text or "{}") == existing.extra.get("_inputText"):
+            return {"executionArn": execution_arn, "startDate": existing.execution.start_date}
+        # The seed is saved: an execution resumed after a restart draws the same task tokens and UUIDs.
+        seed = random.getrandbits(63)
+        execution, work = engine.prepare(value, name=name, clock=self.clock, state_machines=self._nested(), seed=seed,
+                                         mock_config=case)
+        extra = {**shown, "_inputText": text or "{}", "_machine": self._machine_snapshot(machine, source),
+                 "_type": machine["type"], "_seed": seed, "_testCase": case_name or None}
+        try:
+            live = self.recorder.claim(execution, extra)
+        except StoreUnavailable as exc:
+            raise ServiceError("ServiceUnavailable", str(exc), 503) from None
+        if live is None:  # the name is taken (by an execution of this server, or of another process)
+            raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{execution_arn}'")
+        self._run(execution, work)
         return {"executionArn": execution_arn, "startDate": execution.start_date}
 
-    def _watch(self, live: _Live) -> None:
-        live.execution.wait()
-        self._finished(live)
-
-    def _flush_events(self, live: _Live) -> None:
-        with live.lock:
-            events = live.execution.history[live.saved_events:]
-            self.store.append_events(live.execution.arn, events)
-            live.saved_events += len(events)
-
-    def _finished(self, live: _Live) -> None:
-        """Save an ended execution (its last events and final status), then stop serving it from memory."""
-        self._flush_events(live)
-        self.store.save_execution(self._execution_doc(live.execution, live.extra))
+    @_api
+    def redrive_execution(self, params: Params) -> Params:
+        arn = _required(params, "executionArn")
+        doc, live = self._execution(arn)
+        if live is not None or doc["status"] == "RUNNING":
+            raise ServiceError("ExecutionNotRedrivable", f"Execution is RUNNING and cannot be redriven: '{arn}'")
+        if doc.get("_type") == "EXPRESS":
+            raise ServiceError("ExecutionNotRedrivable", f"Express executions cannot be redriven: '{arn}'")
+        if doc["status"] == "SUCCEEDED":
+            raise ServiceError("ExecutionNotRedrivable", f"Execution is SUCCEEDED and cannot be redriven: '{arn}'")
+        doc = self.store.get(EXECUTION, arn) or doc  # as saved: its dates as epoch seconds
+        engine = self._saved_engine(doc)
         with self._lock:
-            self._live.pop(live.execution.arn, None)
+            if self.recorder.live(arn) is not None:
+                raise ServiceError("ExecutionNotRedrivable", f"Execution is RUNNING and cannot be redriven: '{arn}'")
+            events, paths = self.store.recorded(arn)
+            execution = self._saved_execution(doc, engine, events)
+            saved = len(events)
+            try:
+                work = prepare_redrive(execution, engine, clock=self.clock, seed=doc.get("_seed"),
+                                       state_machines=self._nested(), paths=paths)
+            except ExecutionNotRedrivable as exc:
+                raise ServiceError("ExecutionNotRedrivable", exc.message) from None
+            redriven = _now()
+            extra = {k: v for k, v in doc.items() if k.startswith("_") or k in ("stateMachineVersionArn",
+                                                                               "stateMachineAliasArn")}
+            extra["redriveDate"] = redriven
+            # Taken only while still as read: another process (`sfn-local redrive`) may redrive it too.
+            if not self.store.transition(execution_document(execution, extra, running=True), doc["status"],
+                                         int(doc.get("redriveCount") or 0)):
+                raise ServiceError("ExecutionNotRedrivable", f"Execution is RUNNING and cannot be redriven: '{arn}'")
+            self.recorder.track(execution, extra, saved)
+        self._run(execution, work)
+        return {"redriveDate": redriven}
 
-    def _execution(self, arn: Any) -> tuple[Params, _Live | None]:
-        """An execution's document (live or saved) and, while it runs, its live record."""
+    def _execution(self, arn: Any) -> tuple[Params, Live | None]:
+        """An execution's document (live, recent or saved) and, while it runs, its live record. An execution
+        that ended is shown once its end is committed."""
         _parse_arn(arn, "execution", "express")
-        with self._lock:
-            live = self._live.get(arn)
+        live = self.recorder.live(arn)
         if live is not None:
-            self._flush_events(live)
-            return self._execution_doc(live.execution, live.extra, running=True), live
-        doc = self.store.get(EXECUTION, arn)
+            if not live.execution._done.is_set():
+                return execution_document(live.execution, live.extra, running=True), live
+            self._sync()
+            live = self.recorder.live(arn)
+            if live is not None:  # ended again after a redrive started in between: running
+                return execution_document(live.execution, live.extra, running=True), live
+        doc = self._recent_doc(arn) or self.store.get(EXECUTION, arn)
         if doc is None:
             raise ServiceError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
         return doc, None
+
+    def _sync(self) -> None:
+        try:
+            self.recorder.sync()
+        except StoreUnavailable as exc:
+            raise ServiceError("ServiceUnavailable", str(exc), 503) from None
 
     @_api
     def describe_execution(self, params: Params) -> Params:
@@ -630,7 +769,7 @@ class StepFunctions:
         live.execution.stop(params.get("error"), params.get("cause"))
         live.execution.wait(_STOP_WAIT_SECONDS)
         if live.execution.stop_date is not None:
-            self._finished(live)
+            self._sync()
         return {"stopDate": live.execution.stop_date or datetime.now(UTC)}
 
     @_api
@@ -662,7 +801,9 @@ class StepFunctions:
     @_api
     def get_execution_history(self, params: Params) -> Params:
         arn = _required(params, "executionArn")
-        self._execution(arn)  # exists; its events so far are saved
+        _, live = self._execution(arn)
+        if live is not None and live.saved_events < len(live.execution.history):
+            self._sync()  # the events about to be shown are committed first
         page = _page(params)
         events = self.store.events(arn, offset=page.offset, limit=page.limit,
                                    reverse=bool(params.get("reverseOrder")))
@@ -686,10 +827,12 @@ class StepFunctions:
         billed = max(100, math.ceil((time.monotonic() - began) * 10) * 100)
         extra = {**shown, "_inputText": text or "{}", "_machine": self._machine_snapshot(machine, source),
                  "_type": machine["type"]}
-        doc = self._execution_doc(execution, extra)
-        self.store.append_events(execution.arn, execution.history)
-        self.store.save_execution(doc)
-        out = _public({k: v for k, v in doc.items() if k != "redriveCount"})
+        doc = execution_document(execution, extra)
+        try:
+            self.recorder.save(doc, execution.history, execution.history_paths)
+        except StoreUnavailable as exc:
+            raise ServiceError("ServiceUnavailable", str(exc), 503) from None
+        out = _public({k: v for k, v in doc.items() if not k.startswith("redrive")})
         out["billingDetails"] = {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": billed}
         return out
 

@@ -6,7 +6,8 @@ Fixtures:
                     raises=(error, cause)), sfn.handler(resource, fn)
 Marker:
     @pytest.mark.sfn_targets("local", "aws")   run the test once per target (the `sfn_target` fixture);
-                    "aws" is skipped until sfn-local can switch a run to AWS.
+                    "aws" runs it against moto in-process (`mock_aws`, never real AWS): every service's Task
+                    calls go to moto through boto3, Lambda functions stay the test's handlers.
 Assertions: a failing `==` between JSON objects/arrays reports the JSON path of the first difference
 and a JSON diff.
 """
@@ -27,7 +28,8 @@ from emulator.testing.diff import first_difference
 from emulator.workspace import Workspace
 
 TARGETS = ("local", "aws")
-AWS_UNAVAILABLE = "switch to AWS not available yet"
+# The aws target: every service on moto, except Lambda, whose functions are the test's Python handlers.
+AWS_TARGET_SPEC = "aws,lambda=local"
 _ALL_LATER = 2**31  # "every invocation from here on"
 
 
@@ -100,14 +102,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def sfn_target(request: pytest.FixtureRequest) -> str:
-    """The target the test runs on: "local" unless @pytest.mark.sfn_targets says otherwise."""
+def sfn_target(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The target the test runs on: "local" unless @pytest.mark.sfn_targets says otherwise; "aws" runs
+    the test inside moto's `mock_aws` with dummy credentials and SFN_LOCAL_TARGET switching to it."""
     target = getattr(request, "param", "local")
     if target not in TARGETS:
         pytest.fail(f"sfn_targets: unknown target {target!r} (targets: {', '.join(TARGETS)})", pytrace=False)
-    if target == "aws":
-        pytest.skip(AWS_UNAVAILABLE)
-    return target
+    if target == "local":
+        yield target
+        return
+    try:
+        from moto import mock_aws
+    except ImportError:
+        pytest.skip("the aws target runs against moto: pip install 'moto[server]'")
+    for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")] + ["AWS_PROFILE", "AWS_SESSION_TOKEN"]:
+        monkeypatch.delenv(key, raising=False)  # moto answers boto3's own endpoints, never a configured one
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+    monkeypatch.setenv("SFN_LOCAL_TARGET", AWS_TARGET_SPEC)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield target
 
 
 @pytest.fixture

@@ -1,0 +1,3 @@
+"""A --py-files module: the warm pool must forget it between clusters."""
+
+LOADED_BY = "first cluster"
