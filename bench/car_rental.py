@@ -75,6 +75,7 @@ def warm_serve(workspace: Path, repeat: int) -> list[float]:
     from emulator.backends import sparkservice
     from emulator.workspace import Config, Workspace
 
+    workspace.mkdir(parents=True)
     log = workspace.parent / "serve.log"
     with open(log, "wb") as sink:
         server = subprocess.Popen([SFN_LOCAL, "--workspace", str(workspace), "serve", "--port", "0"], cwd=ROOT,

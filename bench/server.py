@@ -1,11 +1,14 @@
 """The HTTP endpoint beside moto server: round trips, StartSyncExecution latency, a warm pipeline.
 
-    python bench/server.py [--executions 300] [--threads 8] [--no-moto] [--no-spark]
+    python bench/server.py [--executions 300] [--clients 4] [--threads 4] [--raw] [--no-moto] [--no-spark]
 
 Prints, for `sfn-local serve` and moto server (both started here as subprocesses on loopback,
-driven by the same boto3 client code):
+driven by the same client code):
 - StartExecution → SUCCEEDED round trips per second for a 3-state machine (start, then
-  DescribeExecution until it is no longer RUNNING), from --threads client threads;
+  DescribeExecution until it is no longer RUNNING), from --clients client processes of --threads
+  threads each, each process with its own boto3 client (one Python process cannot drive more than a
+  few hundred boto3 calls a second): the executions of all of them over the time from the first
+  start to the last end; --raw adds the same over plain http.client requests (no boto3), labelled;
 - p50/p99 latency of StartSyncExecution on an EXPRESS machine;
 - the car-rental pipeline (EMR steps on Spark, crawler, Athena) run twice through the same
   `serve`: the first run starts the JVM, the second should find it warm (--no-spark skips it).
@@ -15,7 +18,9 @@ Load average is printed first: a figure taken on a busy machine says so.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import multiprocessing
 import os
 import shutil
 import socket
@@ -23,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -68,8 +74,42 @@ def _client(url: str) -> Any:
                         config=Config(inject_host_prefix=False, max_pool_connections=64, retries={"max_attempts": 0}))
 
 
-def _round_trips(client: Any, arn: str, executions: int, threads: int) -> float:
-    """Executions per second, each started and then described until it left RUNNING."""
+# Unchecked by either server, but moto server finds the service in it.
+_AUTHORIZATION = ("AWS4-HMAC-SHA256 Credential=bench/20240101/us-east-1/states/aws4_request, "
+                  "SignedHeaders=host, Signature=0")
+
+
+class _RawClient:
+    """The two calls a round trip makes, as plain AWS JSON 1.0 requests over http.client (no boto3):
+    what the server answers when the client costs next to nothing."""
+
+    def __init__(self, url: str) -> None:
+        self.host, self.port = url.removeprefix("http://").rsplit(":", 1)
+        self.local = threading.local()
+
+    def _call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        connection = getattr(self.local, "connection", None)
+        if connection is None:
+            connection = self.local.connection = http.client.HTTPConnection(self.host, int(self.port), timeout=30)
+        connection.request("POST", "/", json.dumps(params), {
+            "X-Amz-Target": f"AWSStepFunctions.{action}", "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": _AUTHORIZATION})
+        response = connection.getresponse()
+        body = json.loads(response.read())
+        if response.status != 200:
+            raise SystemExit(f"{action} answered {response.status}: {body}")
+        return body
+
+    def start_execution(self, **params: Any) -> dict[str, Any]:
+        return self._call("StartExecution", params)
+
+    def describe_execution(self, **params: Any) -> dict[str, Any]:
+        return self._call("DescribeExecution", params)
+
+
+def _round_trips(client: Any, arn: str, executions: int, threads: int) -> tuple[float, float]:
+    """Start `executions` executions from `threads` threads, each then described until it left RUNNING;
+    returns (first start, last end) on the monotonic clock, which all processes of this machine share."""
 
     def one(i: int) -> None:
         started = client.start_execution(stateMachineArn=arn, name=uuid.uuid4().hex, input=json.dumps({"i": i}))
@@ -81,10 +121,54 @@ def _round_trips(client: Any, arn: str, executions: int, threads: int) -> float:
                 return
             time.sleep(0.002)
 
-    begin = time.perf_counter()
+    begin = time.monotonic()
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(one, range(executions)))
-    return executions / (time.perf_counter() - begin)
+    return begin, time.monotonic()
+
+
+def _client_process(url: str, arn: str, raw: bool, executions: int, threads: int, runs: int,
+                    barrier: Any, results: Any) -> None:
+    """One client process: warm up, then for each run start with the others (the barrier) and report
+    (first start, last end), or the error that stopped it."""
+    try:
+        client = _RawClient(url) if raw else _client(url)
+        _round_trips(client, arn, min(10, executions), threads)  # connections, caches
+        for _ in range(runs):
+            barrier.wait()
+            results.put(_round_trips(client, arn, executions, threads))
+    except BaseException as exc:
+        barrier.abort()
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def _rates(url: str, arn: str, raw: bool, executions: int, clients: int, threads: int, runs: int = 3) -> list[float]:
+    """Executions per second of each run: all clients' executions over the time from the first start
+    to the last end."""
+    context = multiprocessing.get_context("spawn")  # a boto3 client must not cross a fork
+    barrier, results = context.Barrier(clients + 1), context.Queue()
+    share = max(1, executions // clients)
+    procs = [context.Process(target=_client_process, args=(url, arn, raw, share, threads, runs, barrier, results),
+                             daemon=True) for _ in range(clients)]
+    for proc in procs:
+        proc.start()
+    rates = []
+    try:
+        for _ in range(runs):
+            try:
+                barrier.wait(timeout=120)
+            except threading.BrokenBarrierError:
+                raise SystemExit(f"a client process failed: {results.get(timeout=10)}") from None
+            spans = [results.get(timeout=600) for _ in procs]
+            if failed := [span for span in spans if isinstance(span, str)]:
+                raise SystemExit(f"a client process failed: {failed[0]}")
+            rates.append(share * clients / (max(end for _, end in spans) - min(begin for begin, _ in spans)))
+    finally:
+        for proc in procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+    return rates
 
 
 def _sync_latencies(client: Any, arn: str, count: int) -> list[float] | None:
@@ -108,22 +192,26 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def _measure(name: str, url: str, executions: int, threads: int) -> dict[str, Any]:
+def _measure(name: str, url: str, executions: int, clients: int, threads: int, raw: bool) -> dict[str, Any]:
     client = _client(url)
     standard = client.create_state_machine(name=f"bench-{int(time.time() * 1000)}", definition=json.dumps(THREE_STATES),
                                            roleArn=ROLE)["stateMachineArn"]
     express = client.create_state_machine(name=f"bench-x-{int(time.time() * 1000)}",
                                           definition=json.dumps(THREE_STATES), roleArn=ROLE,
                                           type="EXPRESS")["stateMachineArn"]
-    _round_trips(client, standard, min(20, executions), threads)  # warm-up: connections, caches
-    rates = [_round_trips(client, standard, executions, threads) for _ in range(3)]
+    rates = _rates(url, standard, False, executions, clients, threads)
     latencies = _sync_latencies(client, express, 200)
     figures: dict[str, Any] = {"rate": statistics.median(rates)}
+    line = (f"  {name:<16} {figures['rate']:>9,.0f} executions/s boto3, load {os.getloadavg()[0]:.1f} "
+            f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})")
     if latencies:
         figures["p50"], figures["p99"] = _percentile(latencies, 0.5), _percentile(latencies, 0.99)
-    print(f"  {name:<16} {figures['rate']:>9,.0f} executions/s (runs: {', '.join(f'{r:,.0f}' for r in rates)})"
-          + (f"   StartSyncExecution p50 {figures['p50'] * 1000:.1f} ms, p99 {figures['p99'] * 1000:.1f} ms"
-             if latencies else ""))
+        line += f"   StartSyncExecution p50 {figures['p50'] * 1000:.1f} ms, p99 {figures['p99'] * 1000:.1f} ms"
+    print(line)
+    if raw:
+        raw_rates = _rates(url, standard, True, executions, clients, threads)
+        print(f"  {name:<16} {statistics.median(raw_rates):>9,.0f} executions/s raw http.client (no boto3), load "
+              f"{os.getloadavg()[0]:.1f} (runs: {', '.join(f'{r:,.0f}' for r in raw_rates)})")
     return figures
 
 
@@ -185,15 +273,18 @@ def _with_server(start: Callable[[int], subprocess.Popen[bytes] | None], body: C
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executions", type=int, default=300)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=4, help="client processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads in each client process")
+    parser.add_argument("--raw", action="store_true", help="also drive the servers with plain http.client requests")
     parser.add_argument("--no-moto", action="store_true")
     parser.add_argument("--no-spark", action="store_true")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; "
-          f"{args.executions} executions x 3 runs, {args.threads} client threads")
+          f"{args.executions} executions x 3 runs, {args.clients} client processes x {args.threads} threads")
     with tempfile.TemporaryDirectory() as tmp:
         ours = _with_server(lambda port: _serve(Path(tmp) / "ws", port),
-                            lambda url: _measure("sfn-local serve", url, args.executions, args.threads))
+                            lambda url: _measure("sfn-local serve", url, args.executions, args.clients, args.threads,
+                                                 args.raw))
         theirs = None
         if not args.no_moto:
             def moto_body(url: str) -> dict[str, Any]:
@@ -203,7 +294,8 @@ def main() -> None:
                                                  data=json.dumps({"stepfunctions": {"execute_state_machine": True}})
                                                  .encode(), headers={"Content-Type": "application/json"})
                 urllib.request.urlopen(request, timeout=10).read()
-                return _measure("moto server", url, max(20, args.executions // 10), args.threads)
+                return _measure("moto server", url, max(4 * args.clients, args.executions // 10), args.clients,
+                                args.threads, args.raw)
 
             theirs = _with_server(_moto, moto_body)
         if theirs:

@@ -23,7 +23,6 @@ import click
 
 from emulator import DefinitionError, StateMachine, validate
 from emulator.backends import Backends
-from emulator.backends.catalog import GlueError
 from emulator.backends.objectstore import ObjectStore, S3Error, parse_uri
 from emulator.engine.execution import Execution
 from emulator.engine.history import MAX_PAYLOAD_BYTES
@@ -727,6 +726,8 @@ def catalog_group() -> None:
 @click.argument("database", required=False)
 def catalog_ls(database: str | None) -> None:
     """List databases, or the tables of DATABASE."""
+    from emulator.backends.catalog import GlueError  # the catalog module loads for catalog commands only
+
     catalog = Backends(_workspace()).catalog
     try:
         if database is None:
@@ -745,6 +746,8 @@ def catalog_ls(database: str | None) -> None:
 @click.argument("table")
 def catalog_show(table: str) -> None:
     """Show DB.TABLE: location, format, columns, partition keys and partitions."""
+    from emulator.backends.catalog import GlueError
+
     database, dot, name = table.partition(".")
     if not dot or not name:
         _fail(f"expected DB.TABLE, got '{table}'")

@@ -60,6 +60,8 @@ CREATE TABLE IF NOT EXISTS events (execution TEXT NOT NULL, id INTEGER NOT NULL,
 BranchPath = tuple[tuple[str, int], ...]
 
 
+# The kinds Store.get answers from memory: few, read often, changed seldom.
+_CACHED = frozenset({MACHINE, VERSION, ALIAS})
 # Who ran an execution: `sfn-local run` (and `redrive`, `watch`) in their own process, or the endpoint.
 CLI = "cli"
 # How often a Recorder commits running executions' new events: short, so a kill -9 loses little work.
@@ -94,6 +96,14 @@ class Store:
         self._db.executescript(_SCHEMA)
         if "path" not in {row[1] for row in self._db.execute("PRAGMA table_info(events)")}:  # a store made before
             self._db.execute("ALTER TABLE events ADD COLUMN path TEXT")
+        self._version: int = self._db.execute("PRAGMA data_version").fetchone()[0]
+        # Documents of _CACHED kinds as read (JSON text), valid while no other process commits (`version`):
+        # every StartExecution reads its state machine. `_generation` counts the changes made here, so a
+        # read that raced a change does not keep what it read.
+        self._cache: dict[tuple[str, str], str] = {}
+        self._cache_version = self._version
+        self._generation = 0
+        self._cache_lock = threading.Lock()
 
     def close(self) -> None:
         with self._lock:
@@ -101,8 +111,15 @@ class Store:
 
     def version(self) -> int:
         """A number that changes whenever another connection (another process) commits a change: what
-        a cache of this store's records is checked against."""
-        return self._query("PRAGMA data_version")[0][0]
+        a cache of this store's records is checked against. While a write is under way here, the number
+        that write read as it began (it is that fresh) rather than a wait for it."""
+        if not self._lock.acquire(blocking=False):
+            return self._version
+        try:
+            self._version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            return self._version
+        finally:
+            self._lock.release()
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -113,16 +130,42 @@ class Store:
             status: str | None = None, created: float | None = None) -> None:
         """Insert or replace a record; a replaced record keeps its place in the listing order."""
         self._query(_PUT, (kind, arn, parent, name, status, time.time() if created is None else created, _dump(doc)))
+        self._forget(kind, arn)
 
     def get(self, kind: str, arn: str) -> dict[str, Any] | None:
+        cached = kind in _CACHED
+        if cached:
+            version = self.version()
+            with self._cache_lock:
+                if version != self._cache_version:
+                    self._cache.clear()
+                    self._cache_version = version
+                    self._generation += 1
+                text = self._cache.get((kind, arn))
+                generation = self._generation
+            if text is not None:
+                return json.loads(text)
         rows = self._query("SELECT doc FROM records WHERE kind = ? AND arn = ?", (kind, arn))
-        return json.loads(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        if cached:
+            with self._cache_lock:
+                if generation == self._generation:
+                    self._cache[(kind, arn)] = rows[0][0]
+        return json.loads(rows[0][0])
 
     def delete(self, kind: str, arn: str) -> bool:
         with self._lock:
             cursor = self._db.execute("DELETE FROM records WHERE kind = ? AND arn = ?", (kind, arn))
             self._db.execute("DELETE FROM tags WHERE arn = ?", (arn,))
-            return cursor.rowcount > 0
+        self._forget(kind, arn)
+        return cursor.rowcount > 0
+
+    def _forget(self, kind: str, arn: str) -> None:
+        if kind in _CACHED:
+            with self._cache_lock:
+                self._generation += 1
+                self._cache.pop((kind, arn), None)
 
     def list(self, kind: str, *, parent: str | None = None, status: str | None = None, name: str | None = None,
              offset: int = 0, limit: int | None = None, newest_first: bool = False) -> list[dict[str, Any]]:
@@ -179,6 +222,7 @@ class Store:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                self._version = self._db.execute("PRAGMA data_version").fetchone()[0]
                 for row in new:
                     if self._db.execute(_INSERT, row).rowcount == 0:
                         refused.add(row[1])
@@ -316,9 +360,10 @@ class StoreUnavailable(Exception):
 
 class Recorder:
     """Commits running executions to a Store as they run: each one's new events every `interval`
-    seconds, many executions' in one transaction, and the final document of those that ended (then
-    forgets them, calling `on_ended(live, document)`). `sync()` waits for a commit of everything
-    pending when it was called: requests wait for durability together (group commit)."""
+    seconds (a writer thread), many executions' in one transaction, and the final document of those
+    that ended (then forgets them, calling `on_ended(live, document)` first). `sync()` commits, in the
+    caller's thread, everything pending when it was called; callers that come while a commit is under
+    way are served together by the next one (group commit)."""
 
     def __init__(self, store: Store, interval: float = FLUSH_SECONDS,
                  on_ended: Callable[[Live, dict[str, Any]], None] | None = None) -> None:
@@ -327,15 +372,17 @@ class Recorder:
         self.on_ended = on_ended
         self._lives: dict[str, Live] = {}
         self._cond = threading.Condition(threading.Lock())
+        self._commit_lock = threading.Lock()  # one commit at a time
         self._claims: list[tuple[dict[str, Any], Live]] = []
         self._docs: list[dict[str, Any]] = []
         self._events: list[tuple[str, Sequence[dict[str, Any]], Sequence[BranchPath] | None]] = []
         self._refused: set[str] = set()
-        self._requested = 0  # commits asked for
-        self._committed = 0  # of those, done
-        # The last failed commit: the tickets it was to satisfy (after, up to] and why it failed.
+        self._requested = 0  # commits asked for (tickets)
+        self._committed = 0  # the tickets served
+        # The last failed commit: the tickets it was to serve (after, up to] and why it failed.
         self._failure: tuple[int, int, BaseException] | None = None
         self._thread: threading.Thread | None = None
+        self._idle = False  # the writer thread sleeps until woken (no execution runs)
         self._closed = False
 
     def live(self, arn: str) -> Live | None:
@@ -346,28 +393,31 @@ class Recorder:
             return list(self._lives.values())
 
     def claim(self, execution: Execution, extra: dict[str, Any]) -> Live | None:
-        """Record a new execution RUNNING, durably, unless its ARN is taken (None then: ExecutionAlreadyExists)."""
+        """Record a new execution RUNNING, durably, unless its ARN is taken (None then: ExecutionAlreadyExists).
+        An execution that already ended (run before its claim: one without side effects) is recorded ended,
+        with all its events, in the same commit."""
         live = Live(execution, extra)
+        ended = execution._done.is_set()
         with self._cond:
             if execution.arn in self._lives:
                 return None
-            self._claims.append((execution_document(execution, extra, running=True), live))
+            self._claims.append((execution_document(execution, extra, running=not ended), live))
+            if ended:
+                self._events.append((execution.arn, execution.history, execution.history_paths))
+                live.saved_events = len(execution.history)
             self._lives[execution.arn] = live
         self.sync()
         with self._cond:
             if execution.arn in self._refused:
                 self._refused.discard(execution.arn)
                 return None
+        self._ensure_thread()
         return live
 
-    def track(self, execution: Execution, extra: dict[str, Any], saved_events: int,
-              doc: dict[str, Any] | None = None) -> Live:
-        """Record an execution that goes on (resumed, redriven) whose first `saved_events` events are saved;
-        `doc`, when given, is saved with the next commit."""
+    def track(self, execution: Execution, extra: dict[str, Any], saved_events: int) -> Live:
+        """Record an execution that goes on (resumed, redriven) whose first `saved_events` events are saved."""
         live = Live(execution, extra, saved_events)
         with self._cond:
-            if doc is not None:
-                self._docs.append(doc)
             self._lives[execution.arn] = live
         self._ensure_thread()
         return live
@@ -380,70 +430,84 @@ class Recorder:
             self._docs.append(doc)
         self.sync()
 
-    def wake(self) -> None:
-        """Commit now rather than at the next tick (an execution ended: its waiters need not wait)."""
-        with self._cond:
-            self._requested += 1
-            self._cond.notify_all()
-        self._ensure_thread()
-
     def sync(self) -> None:
-        """Wait until everything pending now (events so far, ended executions, claims) is committed."""
+        """Commit everything pending now (events so far, ended executions, claims); StoreUnavailable when
+        that commit failed."""
+        ticket = self._commit()
         with self._cond:
-            self._requested += 1
-            ticket = self._requested
-            self._cond.notify_all()
-        self._ensure_thread()
-        with self._cond:
-            while self._committed < ticket:
-                self._cond.wait()
             if self._failure is not None and self._failure[0] < ticket <= self._failure[1]:
                 raise StoreUnavailable(f"cannot write {self.store.path}: {self._failure[2]}")
 
+    def wake(self) -> None:
+        """Commit now rather than at the next tick (an execution ended: its readers need not wait for it);
+        a failure is retried at the next tick."""
+        self._commit()
+
     def close(self) -> None:
         """Commit what is pending and stop the writer thread (a Recorder for one run)."""
-        self.sync()
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-            thread = self._thread
-        if thread is not None:
-            thread.join()
+        try:
+            self.sync()
+        finally:
+            with self._cond:
+                self._closed = True
+                self._cond.notify_all()
+                thread = self._thread
+            if thread is not None:
+                thread.join()
 
     def _ensure_thread(self) -> None:
         with self._cond:
             if self._thread is None and not self._closed:
                 self._thread = threading.Thread(target=self._loop, name="sfn-store-writer", daemon=True)
                 self._thread.start()
+            elif self._idle:
+                self._cond.notify_all()
 
     def _loop(self) -> None:
+        """The writer thread: a commit every tick while executions run; asleep while none does."""
         while True:
             with self._cond:
-                if self._requested == self._committed:
-                    if self._closed:
-                        self._thread = None
-                        return
-                    # Running executions are looked at every tick; with none, only a request wakes the writer.
-                    self._cond.wait(self.interval if self._lives else None)
+                if self._closed:
+                    self._thread = None
+                    return
+                self._idle = not self._lives
+                self._cond.wait(None if self._idle else self.interval)
+                self._idle = False
+                if self._closed:
+                    self._thread = None
+                    return
+            self._commit()
+
+    def _commit(self) -> int:
+        """Take a ticket and see it served: by a commit under way that started after it was taken, or by
+        one this thread makes. Returns the ticket."""
+        with self._cond:
+            self._requested += 1
+            ticket = self._requested
+        with self._commit_lock:
+            with self._cond:
+                if self._committed >= ticket:
+                    return ticket
                 after, target = self._committed, self._requested
                 claims, self._claims = self._claims, []
                 docs, self._docs = self._docs, []
                 events, self._events = self._events, []
                 lives = list(self._lives.values())
             try:
-                self._commit(claims, docs, events, lives)
+                self._write(claims, docs, events, lives)
             except (sqlite3.Error, OSError) as exc:
                 with self._cond:
                     self._failure = (after, target, exc)
-                    for doc, _ in claims:
-                        self._lives.pop(doc["executionArn"], None)
+                    for doc, live in claims:
+                        if self._lives.get(doc["executionArn"]) is live:
+                            del self._lives[doc["executionArn"]]
             with self._cond:
-                self._committed = max(self._committed, target)
-                self._cond.notify_all()
+                self._committed = target
+        return ticket
 
-    def _commit(self, claims: list[tuple[dict[str, Any], Live]], docs: list[dict[str, Any]],
-                events: list[tuple[str, Sequence[dict[str, Any]], Sequence[BranchPath] | None]],
-                lives: list[Live]) -> None:
+    def _write(self, claims: list[tuple[dict[str, Any], Live]], docs: list[dict[str, Any]],
+               events: list[tuple[str, Sequence[dict[str, Any]], Sequence[BranchPath] | None]],
+               lives: list[Live]) -> None:
         claimed = {id(live) for _, live in claims}
         batch, ended, counts = list(events), [], []
         for live in lives:
@@ -458,6 +522,8 @@ class Recorder:
             if done:
                 ended.append((live, execution_document(live.execution, live.extra)))
         refused = self.store.write(batch, [*docs, *(doc for _, doc in ended)], [doc for doc, _ in claims])
+        ended += [(live, doc) for doc, live in claims  # claimed ended: run before their claim
+                  if doc["status"] != "RUNNING" and doc["executionArn"] not in refused]
         if self.on_ended is not None:  # before they are forgotten: a reader finds them in one place or the other
             for live, doc in ended:
                 self.on_ended(live, doc)

@@ -35,7 +35,7 @@ from emulator.engine.interpreter import Branch, Interpreter, Run, error_matches
 from emulator.engine.observe import Context, Observer
 from emulator.engine.variables import Variables
 from emulator.errors import EXCEED_TOLERATED_FAILURE_THRESHOLD, RUNTIME, DefinitionError, StatesError
-from emulator.integrations import Registry, Resource, TaskRequest
+from emulator.integrations import Registry, Resource, TaskRequest, endpoint
 from emulator.integrations.http import TRACE_KEY as HTTP_TRACE_KEY
 
 LEVELS = ("INFO", "DEBUG", "TRACE")
@@ -274,6 +274,9 @@ def test_state(definition: dict[str, Any] | str, input: Any = None, *, state_nam
         details = _retry_index(recorder.retriers, err)
     else:
         response = {"status": "SUCCEEDED", "output": to_json(output)}
+    finally:
+        endpoint.release()  # a handler's AWS environment stays set between calls, not after the state
+    if response["status"] == "SUCCEEDED":
         if recorder.caught is not None:
             err, index = recorder.caught
             response.update(status="CAUGHT_ERROR", **_error_fields(err))

@@ -7,8 +7,11 @@ in some way, and check the exit code (1 or 2) and that the output has no traceba
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +53,17 @@ def invoke(folder: Path, *args: str) -> Result:
     return result
 
 
+def saved(folder: Path) -> dict[str, dict]:
+    """The executions in the workspace's store by name (none when there is no store)."""
+    path = folder / "ws" / "stepfunctions" / "store.sqlite3"
+    if not path.is_file():
+        return {}
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        rows = db.execute("SELECT name, doc FROM records WHERE kind = 'execution'").fetchall()
+    assert len({name for name, _ in rows}) == len(rows), "a name is taken once (one state machine here)"
+    return {name: json.loads(doc) for name, doc in rows}
+
+
 def assert_clean_failure(result: Result) -> None:
     text = result.stdout + result.stderr
     assert result.exit_code in (1, 2), (result.exit_code, text)
@@ -73,24 +87,24 @@ def test_invalid_names_are_refused_with_aws_error(name: str) -> None:
         assert_clean_failure(result)
         assert result.exit_code == 2
         assert ("InvalidName: Invalid Name:" in result.stderr) or ("ValidationException" in result.stderr)
-        assert not (folder / "ws" / "executions").exists() or not any((folder / "ws" / "executions").iterdir())
+        assert saved(folder) == {}
         assert not (folder.parent / "x.json").exists()
 
 
 @SETTINGS
 @given(name=st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=90))
-def test_any_name_is_refused_or_saved_inside_the_executions_folder(name: str) -> None:
+def test_any_name_is_refused_or_saved_in_the_store(name: str) -> None:
     with project() as folder:
         result = invoke(folder, "run", "m.json", "--name", name)
-        executions = (folder / "ws" / "executions").resolve()
         if is_invalid_name(name):
             assert_clean_failure(result)
-            assert not executions.exists() or not any(executions.iterdir())
+            assert saved(folder) == {}
         else:
             assert result.exit_code == 0, result.stderr
-            saved = [p for p in (folder / "ws").rglob("*") if p.is_file() and "executions" in p.parts]
-            assert len(saved) == 1 and saved[0].resolve().parent == executions
-            assert json.loads(saved[0].read_text())["name"] == name
+            assert list(saved(folder)) == [name]
+            assert saved(folder)[name]["executionArn"].endswith(f":execution:m:{name}")
+            # Nothing is written outside the workspace, whatever the name.
+            assert {p.name for p in folder.iterdir()} == {"m.json", "ws"}
             history = invoke(folder, "history", name)
             assert history.exit_code == 0 and "ExecutionSucceeded" in history.stdout
 
@@ -98,16 +112,16 @@ def test_any_name_is_refused_or_saved_inside_the_executions_folder(name: str) ->
 def test_a_taken_name_is_execution_already_exists_not_an_overwrite() -> None:
     with project() as folder:
         assert invoke(folder, "run", "m.json", "--name", "once", "--input", '{"v": 1}').exit_code == 0
-        saved = folder / "ws" / "executions" / "once.json"
-        before = saved.read_text()
+        before = saved(folder)["once"]
         again = invoke(folder, "run", "m.json", "--name", "once", "--input", '{"v": 2}')
         assert_clean_failure(again)
+        assert again.exit_code == 2
         assert "ExecutionAlreadyExists: Execution Already Exists: 'arn:aws:states:" in again.stderr
-        assert saved.read_text() == before
+        assert saved(folder)["once"] == before and json.loads(before["input"]) == {"v": 1}
         # Without --name every run gets its own name, even with the same --seed.
         seeded = [invoke(folder, "run", "m.json", "--seed", "7") for _ in range(2)]
         assert [r.exit_code for r in seeded] == [0, 0]
-        assert len(list((folder / "ws" / "executions").glob("*.json"))) == 3
+        assert len(saved(folder)) == 3
 
 
 # -- input --------------------------------------------------------------------------------------
@@ -119,7 +133,7 @@ def test_an_input_over_256_kib_is_refused_before_anything_is_written() -> None:
             result = invoke(folder, "run", "m.json", "--name", "big", "--input", arg)
             assert_clean_failure(result)
             assert "ValidationException" in result.stderr and str(MAX_PAYLOAD_BYTES) in result.stderr
-            assert not (folder / "ws").exists() or not any((folder / "ws").rglob("*.json"))
+            assert saved(folder) == {}
         exact = {"b": "y" * (MAX_PAYLOAD_BYTES - 8)}  # 262144 bytes as compact JSON: still accepted
         assert len(json.dumps(exact, separators=(",", ":"))) == MAX_PAYLOAD_BYTES
         ok = invoke(folder, "run", "m.json", "--input", json.dumps(exact, separators=(",", ":")))
@@ -190,25 +204,39 @@ def test_a_config_value_of_the_wrong_type_names_file_and_key(toml: str, key: str
             result = invoke(folder, *args)
             assert_clean_failure(result)
             assert result.exit_code == 2
-            assert f"sfn-local.toml: {key}: expected" in result.stderr and ", got " in result.stderr, result.stderr
+            # file:line: key: problem (the line of the key, or of its table when the key is the table)
+            assert re.search(rf"sfn-local\.toml:\d+: {re.escape(key)}: expected", result.stderr), result.stderr
+            assert ", got " in result.stderr, result.stderr
 
 
 # -- history ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("content", [
-    bytes(range(256)),
-    b"[1, 2, 3]",
-    b'{"history": "none"}',
-    b'{"history": [{"type": 5, "id": 1, "previousEventId": 0, "timestamp": "t"}]}',
-    b'{"history": [{"type": "PassStateEntered", "id": "1", "previousEventId": 0, "timestamp": "t"}]}',
-    b'{"history": [7]}',
-    b"[" * 100_000,
-])
-def test_history_of_a_file_that_is_not_a_record(content: bytes) -> None:
+def write_store(folder: Path, content: bytes) -> Path:
+    """Put `content` where the workspace's store is (a damaged or foreign file)."""
+    path = folder / "ws" / "stepfunctions" / "store.sqlite3"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)), b"[1, 2, 3]", b'{"history": []}', b"SQLite format 3\x00" * 9])
+def test_a_store_that_is_not_a_database_is_one_error_naming_it(content: bytes) -> None:
     with project() as folder:
-        (folder / "rec.json").write_bytes(content)
-        result = invoke(folder, "history", "rec.json")
-        assert_clean_failure(result)
-        assert "is not a saved execution" in result.stderr
+        path = write_store(folder, content)
+        for args in (["history", "x"], ["executions"], ["redrive", "x"], ["run", "m.json"]):
+            result = invoke(folder, *args)
+            assert_clean_failure(result)
+            assert result.exit_code == 1 and str(path) in result.stderr, result.stderr
+        assert path.read_bytes() == content
+
+
+def test_history_of_an_unknown_execution() -> None:
+    with project() as folder:
+        for name in ("nope", "arn:aws:states:us-east-1:123456789012:execution:m:nope", "rec.json"):
+            result = invoke(folder, "history", name)
+            assert_clean_failure(result)
+            assert f"no saved execution '{name}'" in result.stderr
+        assert invoke(folder, "run", "m.json", "--name", "yes").exit_code == 0
+        assert "no saved execution 'nope'" in invoke(folder, "history", "nope").stderr
 
 
 # -- property tests over every command ----------------------------------------------------------
@@ -278,10 +306,10 @@ def test_validate_with_bad_files(content: bytes, missing: bool) -> None:
 
 @SETTINGS
 @given(content=FILE_CONTENT, name=TEXT)
-def test_history_with_bad_files_and_names(content: bytes, name: str) -> None:
+def test_history_with_bad_stores_and_names(content: bytes, name: str) -> None:
     with project() as folder:
-        (folder / "rec.json").write_bytes(content)
-        assert_clean_failure(invoke(folder, "history", "rec.json"))
+        assert_clean_failure(invoke(folder, "history", name or "x"))
+        write_store(folder, content)
         assert_clean_failure(invoke(folder, "history", name or "x"))
 
 

@@ -122,8 +122,15 @@ def test_the_redrive_command_reruns_a_saved_execution_with_fixed_handlers(tmp_pa
     out = json.loads(redriven.stdout)
     assert out["status"] == "SUCCEEDED" and out["output"] == {"loaded": 3} and out["redriveCount"] == 1
     assert out["executionArn"].endswith(":execution:m:job")
-    saved = json.loads((tmp_path / "ws" / "executions" / "job.json").read_text())
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "ws" / "stepfunctions" / "store.sqlite3")
+    saved = json.loads(db.execute("SELECT doc FROM records WHERE kind = 'execution' AND name = 'job'").fetchone()[0])
+    events = [json.loads(row[0]) for row in db.execute("SELECT doc FROM events WHERE execution = ? ORDER BY id",
+                                                        (saved["executionArn"],))]
+    db.close()
     assert saved["status"] == "SUCCEEDED" and saved["redriveCount"] == 1
-    assert [e["type"] for e in saved["history"]].count("ExecutionRedriven") == 1
+    assert [e["type"] for e in events].count("ExecutionRedriven") == 1
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
     again = sfn("redrive", "job")
     assert again.returncode == 1 and "ExecutionNotRedrivable" in again.stderr

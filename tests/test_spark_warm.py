@@ -171,4 +171,6 @@ def test_the_cli_hands_spark_jobs_to_a_warm_serve_and_starts_no_jvm(tmp_path: Pa
     # Without the server, the CLI runs Spark itself — and here it has no Java, so the pipeline fails.
     alone = subprocess.run([*SFN_LOCAL, "--workspace", str(workspace), "run", "definitions/car_rental_pipeline.asl.json",
                             "--json"], cwd=ROOT, env=no_java, capture_output=True, text=True, timeout=600)
-    assert alone.returncode == 1 and "BOOTSTRAP_FAILURE" in alone.stdout
+    assert alone.returncode == 1 and json.loads(alone.stdout)["error"] == "CarRentalPipelineFailed"
+    newest = max((workspace / "emr").glob("j-*.json"), key=lambda p: p.stat().st_mtime)
+    assert json.loads(newest.read_text())["Status"]["StateChangeReason"]["Code"] == "BOOTSTRAP_FAILURE"

@@ -16,8 +16,12 @@ from emulator.integrations import python as python_handlers
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("duckdb", "sqlglot", "pyarrow", "pyspark", "starlette", "uvicorn", "rich", "boto3", "botocore")
+# Modules a Pass-only run does not need either: TestState (and click with it), the HTTP Task's
+# http.client and ssl, the Glue catalog.
+UNNEEDED = ("emulator.teststate", "emulator.integrations.http", "http.client", "ssl", "emulator.backends.catalog")
 PASS = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": {"ok": True}, "End": True}}}
-LOADED = f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))"
+LOADED = (f"print(json.dumps(sorted(({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})) | "
+          f"(set(sys.modules) & set({UNNEEDED!r})))))")
 
 
 def python(code: str, cwd: Path) -> list[str]:
@@ -32,6 +36,29 @@ def test_import_and_pass_run_load_no_heavy_module(tmp_path: Path) -> None:
     code = (f"import json, sys, emulator\nex = emulator.run({PASS!r})\n"
             f"assert ex.status == 'SUCCEEDED', ex\n{LOADED}")
     assert python(code, tmp_path) == []
+
+
+def test_import_emulator_loads_no_engine_until_used(tmp_path: Path) -> None:
+    code = ("import json, sys, emulator\n"
+            "before = sorted(m for m in sys.modules if m.startswith('emulator'))\n"
+            "machine = emulator.StateMachine({'StartAt': 'A', 'States': {'A': {'Type': 'Succeed'}}})\n"
+            "print(json.dumps([before, 'emulator.engine.execution' in sys.modules, machine.run().status]))")
+    assert python(code, tmp_path) == [["emulator", "emulator.errors"], True, "SUCCEEDED"]
+
+
+def test_every_public_name_imports_from_the_package(tmp_path: Path) -> None:
+    # Each in a fresh interpreter: a name must not depend on another having loaded its module first.
+    for name in emulator.__all__:
+        code = (f"import json\nfrom emulator import {name}\nimport emulator\n"
+                f"print(json.dumps([getattr({name}, '__module__', None), {name} is emulator.{name}, "
+                f"{name!r} in dir(emulator)]))")
+        module, same, listed = python(code, tmp_path)
+        assert module is not None and module.startswith("emulator"), (name, module)
+        assert same and listed, name
+    assert emulator.test_state.__module__ == "emulator.teststate"
+    assert emulator.Workspace.__module__ == "emulator.workspace"
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        emulator.nothing_here  # noqa: B018
 
 
 @pytest.mark.parametrize(("flags", "allowed"), [

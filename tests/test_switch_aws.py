@@ -297,7 +297,7 @@ def test_switch_without_credentials_fails_before_the_first_state(tmp_path: Path,
     assert "glue (states Crawl) is switched to AWS by [targets]" in message and "glue = aws" in message
     assert "no AWS credentials were found" in message and "AWS_ACCESS_KEY_ID" in message
     assert "no AWS region is set" in message
-    assert not (tmp_path / "ws" / "executions").exists() or not list((tmp_path / "ws" / "executions").iterdir())
+    assert not (tmp_path / "ws" / "stepfunctions" / "store.sqlite3").exists()  # nothing ran, nothing recorded
 
 
 def test_cli_target_flag_beats_config_and_the_summary_names_real_services(aws: str, tmp_path: Path,

@@ -3,8 +3,10 @@ changes and schedules start state machines, each event once, across processes an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -293,7 +295,9 @@ def test_a_schedule_fires_on_the_virtual_clock(project: Path) -> None:
     assert [(f["rule"], f["eventTime"], f["status"]) for f in fired] == [
         ("quarter-hour", f"2026-01-01T{t}Z", "SUCCEEDED") for t in ("00:15:00", "00:30:00", "00:45:00", "01:00:00")]
     assert wall < 30  # an hour of schedule without sleeping through it
-    saved = json.loads((project / ".ws" / "executions" / f"{fired[0]['name']}.json").read_text())
+    with contextlib.closing(sqlite3.connect(project / ".ws" / "stepfunctions" / "store.sqlite3")) as db:
+        saved = json.loads(db.execute("SELECT doc FROM records WHERE kind = 'execution' AND name = ?",
+                                      (fired[0]["name"],)).fetchone()[0])
     assert saved["status"] == "SUCCEEDED" and json.loads(saved["output"]) == {"got": {"tick": True}}
     history = sfn("history", fired[-1]["name"], cwd=project)
     assert history.returncode == 0 and "PassStateExited" in history.stdout

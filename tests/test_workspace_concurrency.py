@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -141,8 +142,12 @@ def test_two_cli_runs_cannot_take_one_execution_name(tmp_path: Path) -> None:
     assert codes == [0, 2], results
     loser = next(err for code, _, err in results if code == 2)
     assert "ExecutionAlreadyExists" in loser and "Traceback" not in loser
-    record = json.loads((tmp_path / "ws" / "executions" / "same.json").read_text())
-    assert record["status"] == "SUCCEEDED" and record["history"]
+    db = sqlite3.connect(tmp_path / "ws" / "stepfunctions" / "store.sqlite3")
+    records = db.execute("SELECT doc FROM records WHERE kind = 'execution'").fetchall()
+    record = json.loads(records[0][0])
+    events = db.execute("SELECT COUNT(*) FROM events WHERE execution = ?", (record["executionArn"],)).fetchone()[0]
+    db.close()
+    assert len(records) == 1 and record["name"] == "same" and record["status"] == "SUCCEEDED" and events == 4
 
 
 def test_a_killed_process_leaves_its_cluster_terminated_with_errors_and_steps_cancelled(tmp_path: Path) -> None:

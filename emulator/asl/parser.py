@@ -205,16 +205,18 @@ def _state(name: str, body: dict[str, Any], top_jsonata: bool) -> State:
     state.jsonata = body.get("QueryLanguage", JSONATA if top_jsonata else JSONPATH) == JSONATA
     state.next = body.get("Next")
     state.end = bool(body.get("End", False))
-    state.retry = [_retrier(r) for r in body.get("Retry", [])]
+    if "Retry" in body:  # else the dataclass's own empty list: most states of a large definition have none
+        state.retry = [_retrier(r) for r in body["Retry"]]
     if state.jsonata:
         state.arguments = _jsonata_template(body, "Arguments")
         state.output = _jsonata_template(body, "Output")
         state.assign = _jsonata_template(body, "Assign")
-        state.catch = [
-            Catcher(tuple(c["ErrorEquals"]), c["Next"], output=_jsonata_template(c, "Output"),
-                    assign=_jsonata_template(c, "Assign"))
-            for c in body.get("Catch", [])
-        ]
+        if "Catch" in body:
+            state.catch = [
+                Catcher(tuple(c["ErrorEquals"]), c["Next"], output=_jsonata_template(c, "Output"),
+                        assign=_jsonata_template(c, "Assign"))
+                for c in body["Catch"]
+            ]
     else:
         state.input_path = _optional_path(body, "InputPath")
         state.output_path = _optional_path(body, "OutputPath")
@@ -224,11 +226,12 @@ def _state(name: str, body: dict[str, Any], top_jsonata: bool) -> State:
         if "ResultSelector" in body:
             state.result_selector = Template(body["ResultSelector"])
         state.assign = Template(body["Assign"]) if "Assign" in body else None
-        state.catch = [
-            Catcher(tuple(c["ErrorEquals"]), c["Next"], _optional_path(c, "ResultPath"),
-                    assign=Template(c["Assign"]) if "Assign" in c else None)
-            for c in body.get("Catch", [])
-        ]
+        if "Catch" in body:
+            state.catch = [
+                Catcher(tuple(c["ErrorEquals"]), c["Next"], _optional_path(c, "ResultPath"),
+                        assign=Template(c["Assign"]) if "Assign" in c else None)
+                for c in body["Catch"]
+            ]
     _specific[kind](state, body, top_jsonata)
     return state
 

@@ -13,6 +13,7 @@ syntax error, so `validate()` reports it.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -780,4 +781,12 @@ _MISSING = _Missing()
 
 def compile_path(text: str) -> Path:
     """Parse a path once; raises PathSyntaxError with the reason."""
+    if isinstance(text, str):
+        return _compiled_path(text)
+    return Path(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled_path(text: str) -> Path:
+    # A definition repeats its paths ("$.id" in every state); a Path is only read once made, so one is shared.
     return Path(text)

@@ -13,10 +13,10 @@ empty Retry/Catch lists are accepted.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.asl.choice import COMPARISON_OPERATORS, parse_timestamp
@@ -67,9 +67,9 @@ def validate_definition(definition: Any) -> list[Diagnostic]:
         validator.report("", "The definition is empty", MISSING_DESCRIPTION)
     elif not isinstance(definition, dict):
         validator.report("", f"The definition must be a JSON object, not {_kind(definition)}")
-    elif problems := _non_json(definition):
+    elif (size := _plain_json_size(definition)) is None and (problems := _non_json(definition)):
         return problems  # the rest of the checks assume JSON values
-    elif (size := _json_size(definition)) > MAX_DEFINITION_BYTES:
+    elif (size if size is not None else _json_size(definition)) > MAX_DEFINITION_BYTES:
         validator.report("", f"The definition is {size:,} bytes as JSON; AWS limits a state machine definition "
                          f"to {MAX_DEFINITION_BYTES:,} bytes of UTF-8")
     else:
@@ -107,6 +107,26 @@ def _non_json(definition: dict[Any, Any]) -> list[Diagnostic]:
     return found
 
 
+# How NaN and Infinity markers (NonJsonConstant, a str) look once serialized: as strings.
+_CONSTANT_TEXTS = tuple(json.dumps(name) for name in ("NaN", "Infinity", "-Infinity"))
+
+
+def _plain_json_size(definition: dict[str, Any]) -> int | None:
+    """The definition's size as compact UTF-8 JSON when it is plain JSON, else None.
+
+    One pass in C instead of `_non_json`'s walk: serializing refuses NaN, Infinity and objects;
+    reading the text back and comparing tells tuples and non-string keys apart (they serialize
+    as arrays and strings); a marker serializes as its name, so a string of that name takes the walk.
+    """
+    try:
+        text = json.dumps(definition, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        if any(constant in text for constant in _CONSTANT_TEXTS) or json.loads(text) != definition:
+            return None
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 def _json_size(definition: dict[str, Any]) -> int:
     try:
         return len(json.dumps(definition, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
@@ -118,13 +138,15 @@ def _json_size(definition: dict[str, Any]) -> int:
 # Walking machines and states
 
 
-@dataclass
 class _Ctx:
     """What a field checker needs: where to report, the query language in force, transitions seen."""
 
-    validator: _Validator
-    jsonata: bool
-    targets: list[tuple[str, str, str]] = field(default_factory=list)  # (state name, location, field)
+    __slots__ = ("jsonata", "targets", "validator")
+
+    def __init__(self, validator: _Validator, jsonata: bool) -> None:
+        self.validator = validator
+        self.jsonata = jsonata
+        self.targets: list[tuple[str, str, str]] = []  # (state name, location, field)
 
     def error(self, loc: str, message: str, code: str = SCHEMA) -> None:
         self.validator.report(loc, message, code)
@@ -247,27 +269,42 @@ def _check_fields(
     skip: Collection[str] = (),
 ) -> None:
     """Unknown fields, fields of the other query language, each field's own check, field groups."""
+    allowed = _in_language(table, ctx.jsonata)
     for key, value in obj.items():
-        if key in skip:
+        checker = allowed.get(key)
+        if checker is not None:
+            checker(ctx, key, value, _ptr(loc, key))
+        elif key in skip:
             continue
-        key_loc = _ptr(loc, key)
-        checker = table.get(key)
-        if checker is None:
-            ctx.error(key_loc, f"Field '{key}' is not supported in {what}")
-        elif key in (_JSONPATH_ONLY if ctx.jsonata else _JSONATA_ONLY):
-            own, other = (JSONATA, JSONPATH) if ctx.jsonata else (JSONPATH, JSONATA)
-            ctx.error(key_loc, f"The QueryLanguage is set to '{own}', but field '{key}' is only supported "
-                      f"for the '{other}' QueryLanguage")
+        elif key not in table:
+            ctx.error(_ptr(loc, key), f"Field '{key}' is not supported in {what}")
         else:
-            checker(ctx, key, value, key_loc)
+            own, other = (JSONATA, JSONPATH) if ctx.jsonata else (JSONPATH, JSONATA)
+            ctx.error(_ptr(loc, key), f"The QueryLanguage is set to '{own}', but field '{key}' is only supported "
+                      f"for the '{other}' QueryLanguage")
     for group in required:
         if not any(name in obj for name in group):
             wanted = f"'{group[0]}'" if len(group) == 1 else f"one of {_names(group)}"
             ctx.error(loc, f"{_cap(what)} needs {wanted}")
-    for group in _AT_MOST_ONE:
-        present = [name for name in group if name in obj]
-        if len(present) > 1:
-            ctx.error(loc, f"{_cap(what)} can have only one of {_names(group)}, but has {_names(present)}")
+    if len(_GROUPED.intersection(obj)) > 1:  # most objects hold one grouped field at most
+        for group in _AT_MOST_ONE:
+            present = [name for name in group if name in obj]
+            if len(present) > 1:
+                ctx.error(loc, f"{_cap(what)} can have only one of {_names(group)}, but has {_names(present)}")
+
+
+# table id -> (its fields a JSONPath object may hold, those a JSONata object may hold); the tables
+# are module constants, so each is split once.
+_LANGUAGE_TABLES: dict[int, tuple[Mapping[str, Checker], Mapping[str, Checker]]] = {}
+
+
+def _in_language(table: Mapping[str, Checker], jsonata: bool) -> Mapping[str, Checker]:
+    split = _LANGUAGE_TABLES.get(id(table))
+    if split is None:
+        split = ({k: v for k, v in table.items() if k not in _JSONATA_ONLY},
+                 {k: v for k, v in table.items() if k not in _JSONPATH_ONLY})
+        _LANGUAGE_TABLES[id(table)] = split
+    return split[jsonata]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -641,16 +678,16 @@ def _dynamic_keys(ctx: _Ctx, value: Any, loc: str) -> None:
     """Every key ending in `.$`, at any depth (arrays included), holds a path or an intrinsic."""
     if isinstance(value, dict):
         for key, item in value.items():
-            item_loc = _ptr(loc, key)
             if isinstance(key, str) and key.endswith(".$"):
                 problem = _dynamic_problem(item)
                 if problem:
-                    ctx.error(item_loc, f"The value of '{key}' {problem}")
-            else:
-                _dynamic_keys(ctx, item, item_loc)
+                    ctx.error(_ptr(loc, key), f"The value of '{key}' {problem}")
+            elif isinstance(item, dict | list):  # only containers can hold more `.$` keys
+                _dynamic_keys(ctx, item, _ptr(loc, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _dynamic_keys(ctx, item, _ptr(loc, index))
+            if isinstance(item, dict | list):
+                _dynamic_keys(ctx, item, _ptr(loc, index))
 
 
 def _dynamic_problem(value: Any) -> str | None:
@@ -662,6 +699,12 @@ def _dynamic_problem(value: Any) -> str | None:
         from emulator.asl import intrinsics
     except ImportError:
         intrinsics = None
+    return _text_problem(value, intrinsics)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_problem(value: str, intrinsics: Any) -> str | None:
+    # A definition repeats its `.$` values ("$.id" in every state): each distinct text is parsed once.
     is_call = intrinsics.is_intrinsic(value) if intrinsics else value.startswith("States.")
     try:
         if is_call:
@@ -739,6 +782,7 @@ _AT_MOST_ONE = [
     ("ItemProcessor", "Iterator"),
     ("ItemSelector", "Parameters"),
 ]
+_GROUPED = frozenset(name for group in _AT_MOST_ONE for name in group)
 
 _RETRIER_FIELDS: dict[str, Checker] = {
     "ErrorEquals": _error_equals,
@@ -912,7 +956,10 @@ _PROCESSOR_FIELDS: dict[str, Checker] = {
 
 def _ptr(base: str, key: Any) -> str:
     """Append one JSON Pointer segment (RFC 6901 escaping)."""
-    return f"{base}/{str(key).replace('~', '~0').replace('/', '~1')}"
+    key = str(key)
+    if "~" in key or "/" in key:
+        key = key.replace("~", "~0").replace("/", "~1")
+    return f"{base}/{key}"
 
 
 def _is_integer(value: Any) -> bool:

@@ -6,7 +6,9 @@ us-east-1, so `boto3.client("s3")` inside the handler reads and writes the same 
 Glue catalog, Athena, ... as the Task states. The endpoint is started on first need, once per
 workspace, on a free loopback port, and stopped at process exit; `sfn-local serve` registers
 its own URL instead. The variables override the user's for the length of the call (local mode
-makes no call off this machine) and are restored after it.
+makes no call off this machine). Setting and restoring them costs more than most handlers, so the
+setting stays between one execution's calls and is undone by `release()` when the execution ends
+(`emulator.run` returns with the user's environment), or before a handler of another workspace runs.
 
 The environment is process-wide: handlers running at once (Map iterations on worker threads)
 share one setting, counted in and out; a handler of another workspace waits until they are done.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import selectors
 import socket
 import threading
 from collections.abc import Iterator
@@ -47,7 +50,8 @@ _saved: dict[str, str | None] = {}
 
 
 class _Active:
-    """The workspace whose endpoint the environment points at, and how many calls are using it."""
+    """The workspace whose endpoint the environment points at (None: the user's environment), and how
+    many calls are using it."""
 
     root: Path | None = None
     calls = 0
@@ -75,8 +79,9 @@ def url_for(backends: Backends) -> str:
 class _Endpoint:
     """The AWS endpoint (emulator/server) in a background thread, on a port bound at once.
 
-    Loading the server (starlette, uvicorn) takes ~0.5 s, which a handler that never calls AWS
-    should not wait for: a client that connects before the server runs waits in the listen queue.
+    The server (starlette, uvicorn: ~0.5 s to load) is loaded only when a client first connects, so
+    a handler that never calls AWS costs a socket; a client that connects meanwhile waits in the
+    listen queue.
     """
 
     def __init__(self, workspace: Workspace) -> None:
@@ -87,10 +92,17 @@ class _Endpoint:
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.server: Any = None
         self.stopping = False
+        self._wake_r, self._wake_w = socket.socketpair()  # stop() wakes the wait for a first client
         self.thread = threading.Thread(target=self._run, args=(workspace,), name="sfn-local-endpoint", daemon=True)
         self.thread.start()
 
     def _run(self, workspace: Workspace) -> None:
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(self.sock, selectors.EVENT_READ)
+            waiting.register(self._wake_r, selectors.EVENT_READ)
+            waiting.select()
+        if self.stopping:
+            return
         from emulator.server.serve import make_server
 
         # Without TCP_NODELAY each answer waits ~40 ms for a delayed ACK (as `sfn-local serve`).
@@ -101,13 +113,17 @@ class _Endpoint:
 
     def stop(self) -> None:
         self.stopping = True
+        self._wake_w.send(b"x")
         if self.server is not None:
             self.server.should_exit = True
         self.thread.join(5)
         self.sock.close()
+        self._wake_r.close()
+        self._wake_w.close()
 
 
 def _stop_all() -> None:
+    release()
     while _endpoints:
         _endpoints.pop().stop()
 
@@ -115,12 +131,15 @@ def _stop_all() -> None:
 @contextmanager
 def aws_environment(backends: Backends) -> Iterator[None]:
     """Run the block with the AWS SDKs pointed at the local endpoint of `backends`' workspace."""
-    url, root = url_for(backends), backends.workspace.root
+    root = backends.workspace.root
     with _lock:
-        _lock.wait_for(lambda: _Active.calls == 0 or _Active.root == root)
-        if _Active.calls == 0:
-            _apply(url)
-            _Active.root = root
+        if _Active.root != root:
+            _lock.wait_for(lambda: _Active.calls == 0 or _Active.root == root)
+            if _Active.root != root:
+                if _Active.root is not None:
+                    _restore()
+                _apply(url_for(backends))
+                _Active.root = root
         _Active.calls += 1
     try:
         yield
@@ -128,9 +147,17 @@ def aws_environment(backends: Backends) -> Iterator[None]:
         with _lock:
             _Active.calls -= 1
             if _Active.calls == 0:
-                _restore()
-                _Active.root = None
                 _lock.notify_all()
+
+
+def release() -> None:
+    """Give the user's environment back unless a handler is running (an execution ended)."""
+    if _Active.root is None:  # nothing applied: the common case costs no lock
+        return
+    with _lock:
+        if _Active.calls == 0 and _Active.root is not None:
+            _restore()
+            _Active.root = None
 
 
 def _apply(url: str) -> None:

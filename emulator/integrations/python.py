@@ -67,15 +67,43 @@ def call(fn: Callable[..., Any], payload: Any, context: TaskContext) -> Any:
     except StatesError:
         raise
     except Exception as exc:
-        raise StatesError(type(exc).__name__, lambda_error_cause(exc)) from exc
+        raise HandlerError(exc) from exc
     return marshal(result)
 
 
-def lambda_error_cause(exc: BaseException) -> str:
-    """The cause text Lambda reports for an unhandled exception: its stack trace has the user's frames only."""
-    frames = ((frame, line) for frame, line in traceback.walk_tb(exc.__traceback__)
-              if not frame.f_code.co_filename.startswith(_PACKAGE_DIR))
-    return _error_document(str(exc), type(exc).__name__, traceback.StackSummary.extract(frames).format())
+class HandlerError(StatesError):
+    """A handler's exception, named after its type; the cause (Lambda's error document) is written
+    when first read: a retried failure often never needs it."""
+
+    def __init__(self, exc: BaseException) -> None:
+        Exception.__init__(self, type(exc).__name__)
+        self.error, self.location = type(exc).__name__, None
+        self._message, self._frames = str(exc), _user_frames(exc)
+        self._cause: str | None = None
+
+    @property  # type: ignore[override]
+    def cause(self) -> str | None:
+        if self._cause is None and self._frames is not None:
+            self._cause = _error_document(self._message, self.error or "",
+                                          traceback.StackSummary.from_list(self._frames).format())
+            self._frames = None
+        return self._cause
+
+    @cause.setter
+    def cause(self, value: str | None) -> None:
+        self._cause, self._frames = value, None
+
+    def __str__(self) -> str:
+        return f"{self.error}: {self.cause}"
+
+
+def _user_frames(exc: BaseException) -> list[traceback.FrameSummary]:
+    """Where `exc` was raised, the user's frames only (Lambda shows no runtime frames). Source lines
+    are read now (linecache makes it cheap): a handler file fixed before the trace is written must not
+    put its new lines into the old failure."""
+    return [traceback.FrameSummary(frame.f_code.co_filename, line, frame.f_code.co_name)
+            for frame, line in traceback.walk_tb(exc.__traceback__)
+            if not frame.f_code.co_filename.startswith(_PACKAGE_DIR)]
 
 
 def _error_document(message: str, error_type: str, frames: list[str]) -> str:

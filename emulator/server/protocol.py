@@ -9,6 +9,7 @@ raises `client.exceptions.StateMachineDoesNotExist`. Timestamps travel as epoch 
 from __future__ import annotations
 
 import json
+import random
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -64,14 +65,32 @@ def dumps(value: Any) -> str:
     return json.dumps(value, default=_encode, ensure_ascii=False, separators=(",", ":"))
 
 
+def request_id() -> str:
+    """A request ID (a UUID) from the random module: os.urandom's system call costs more than the rest of
+    an answer's headers, and an ID needs to be unique, not secret."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
 def json_response(payload: Any, status: int = 200, content_type: str = AMZ_JSON_1_0) -> Response:
     return Response(dumps(payload), status_code=status, media_type=content_type,
-                    headers={"x-amzn-RequestId": str(uuid.uuid4())})
+                    headers={"x-amzn-RequestId": request_id()})
+
+
+def json_answer(payload: Any, status: int = 200) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """json_response as an ASGI answer: (status, headers, body), for an app that sends its own messages."""
+    body = dumps(payload).encode()
+    return status, [(b"content-type", AMZ_JSON_1_0.encode()), (b"content-length", str(len(body)).encode()),
+                    (b"x-amzn-requestid", request_id().encode())], body
+
+
+def error_body(error: ServiceError) -> dict[str, str]:
+    """An error in AWS's JSON shape (sent with the x-amzn-ErrorType header)."""
+    return {"__type": error.code, "message": error.message}
 
 
 def error_response(error: ServiceError, content_type: str = AMZ_JSON_1_0) -> Response:
     """An error in AWS's JSON shape: body `{"__type", "message"}` plus the x-amzn-ErrorType header."""
-    response = json_response({"__type": error.code, "message": error.message}, error.status, content_type)
+    response = json_response(error_body(error), error.status, content_type)
     response.headers["x-amzn-ErrorType"] = error.code
     return response
 

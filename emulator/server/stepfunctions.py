@@ -29,6 +29,7 @@ import re
 import threading
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from typing import Any
 
 from emulator.asl.validate import validate_definition
 from emulator.backends import Backends
+from emulator.backends import events as event_bus
 from emulator.engine import tokens
 from emulator.engine.execution import ACCOUNT, REGION, Execution, StateMachine
 from emulator.engine.history import MAX_PAYLOAD_BYTES
@@ -76,6 +78,12 @@ _STOP_WAIT_SECONDS = 10.0
 _RECENT = 10_000
 _ENDED = {"ExecutionSucceeded": "SUCCEEDED", "ExecutionFailed": "FAILED", "ExecutionTimedOut": "TIMED_OUT",
           "ExecutionAborted": "ABORTED"}
+
+# Executions StartExecution runs in place rather than on a thread of their own: those of machines with no
+# state that acts outside the execution or waits (only these types, no Retry), no loop and few states, which
+# end within a millisecond or so; run before their name is claimed, each is committed ended by that claim.
+_INLINE_TYPES = frozenset({"Pass", "Choice", "Succeed", "Fail", "Parallel"})
+_INLINE_MAX_STATES = 50
 
 Params = dict[str, Any]
 _ACTIONS: dict[str, Callable[..., Params]] = {}
@@ -198,6 +206,53 @@ def _parse_input(text: Any, code: str = "InvalidExecutionInput", what: str = "St
         raise ServiceError(code, f"Invalid {what}: '{exc.msg} at line {exc.lineno} column {exc.colno}'") from None
 
 
+def _runs_inline(definition: Any) -> bool:
+    """Whether a definition qualifies for running in place (see _INLINE_TYPES)."""
+    count = 0
+
+    def block(branch: Any) -> bool:
+        nonlocal count
+        states = branch.get("States") if isinstance(branch, dict) else None
+        if not isinstance(states, dict):
+            return False
+        graph: dict[str, list[Any]] = {}
+        for name, state in states.items():
+            count += 1
+            if count > _INLINE_MAX_STATES or not isinstance(state, dict) or "Retry" in state \
+                    or state.get("Type") not in _INLINE_TYPES:
+                return False
+            if state["Type"] == "Parallel" and not all(map(block, state.get("Branches") or [None])):
+                return False
+            rules = [*(state.get("Choices") or []), *(state.get("Catch") or [])]
+            graph[name] = [state.get("Next"), state.get("Default"),
+                           *(rule.get("Next") for rule in rules if isinstance(rule, dict))]
+        return _acyclic(graph)
+
+    return block(definition)
+
+
+def _acyclic(graph: dict[str, list[Any]]) -> bool:
+    """Whether no state of a branch can be reached from itself (depth first, the current path kept)."""
+    done: set[str] = set()
+    for start in graph:
+        if start in done:
+            continue
+        path, stack = {start}, [(start, iter(graph[start]))]
+        while stack:
+            node, edges = stack[-1]
+            edge = next((e for e in edges if e in graph), None)
+            if edge is None:
+                stack.pop()
+                path.discard(node)
+                done.add(node)
+            elif edge in path:
+                return False
+            elif edge not in done:
+                path.add(edge)
+                stack.append((edge, iter(graph[edge])))
+    return True
+
+
 def _strip_data(event: Params) -> Params:
     """An event without its inputs and outputs (GetExecutionHistory's includeExecutionData=false)."""
     out = dict(event)
@@ -222,6 +277,7 @@ class StepFunctions:
         self.store = Store(workspace)
         self.recorder = Recorder(self.store, on_ended=self._ended)
         self._compiled: dict[str, StateMachine] = {}
+        self._inline: weakref.WeakKeyDictionary[StateMachine, bool] = weakref.WeakKeyDictionary()
         self._recent: OrderedDict[str, Params] = OrderedDict()
         self._recent_version = self.store.version()
         self._nested_cache: tuple[int, dict[str, str]] | None = None
@@ -312,6 +368,20 @@ class StepFunctions:
                 self._recent.clear()
                 self._recent_version = version
             return self._recent.get(arn)
+
+    def answer_now(self, action: str, params: Params) -> Params | None:
+        """The answer to a call that needs neither a wait nor a query (DescribeExecution of an ended execution
+        in memory), else None: what an event loop may answer without handing the call to a thread."""
+        if action != "DescribeExecution":
+            return None
+        arn = params.get("executionArn")
+        if not isinstance(arn, str) or self.recorder.live(arn) is not None or not self._lock.acquire(blocking=False):
+            return None
+        try:
+            doc = self._recent_doc(arn)
+        finally:
+            self._lock.release()
+        return None if doc is None else _public(doc)
 
     def call(self, action: str, params: Params) -> Params:
         method = _ACTIONS.get(action)
@@ -686,14 +756,26 @@ class StepFunctions:
                                          mock_config=case)
         extra = {**shown, "_inputText": text or "{}", "_machine": self._machine_snapshot(machine, source),
                  "_type": machine["type"], "_seed": seed, "_testCase": case_name or None}
+        inline = self._runs_inline(engine)
+        if inline:  # nothing outside the execution sees it run: should its name be taken, it never ran
+            work()
         try:
             live = self.recorder.claim(execution, extra)
         except StoreUnavailable as exc:
             raise ServiceError("ServiceUnavailable", str(exc), 503) from None
         if live is None:  # the name is taken (by an execution of this server, or of another process)
             raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{execution_arn}'")
-        self._run(execution, work)
+        if not inline:
+            self._run(execution, work)
         return {"executionArn": execution_arn, "startDate": execution.start_date}
+
+    def _runs_inline(self, engine: StateMachine) -> bool:
+        """Whether StartExecution runs the machine's executions in place (see _INLINE_TYPES): not while an
+        event rule may want their status changes (an execution refused its name must not have sent any)."""
+        inline = self._inline.get(engine)
+        if inline is None:
+            inline = self._inline[engine] = _runs_inline(engine.definition)
+        return inline and not event_bus.wants(self.workspace, "aws.states")
 
     @_api
     def redrive_execution(self, params: Params) -> Params:

@@ -1,0 +1,99 @@
+"""Concurrent executions in one process: per-execution wall time for 1 vs N at once.
+
+    python bench/concurrency.py [--concurrent 100] [--repeat 5] [--defs pass_chain,map_inline]
+
+Each definition (bench/run.py's shapes, smaller so that 100 of them finish in seconds) is
+compiled once; then "1 at a time" is the median wall of `emulator.start(...).wait()` run alone, and
+"N at once" is the wall from starting N executions with `emulator.start` to the last one ending,
+divided by N (median over --repeat rounds). The GIL runs one thread's Python at a time, so the
+target is throughput: N at once take no longer than N one after another (ratio <= 1.00).
+Both wall and CPU time (the process's, all threads) are shown; the verdict reads CPU time. On a
+loaded machine wall time favours the short single runs: one fits in a scheduler time slice,
+while N at once last long enough to share the CPUs with everything else. The load average is
+printed beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from run import _map_inline, _pass_chain  # noqa: E402
+
+import emulator  # noqa: E402
+
+DEFINITIONS = {
+    "pass_chain_100": lambda: _pass_chain(100),
+    "map_inline_100": lambda: _map_inline(100),
+}
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
+def one_at_a_time(machine: emulator.StateMachine, data: Any, repeat: int) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds of each of `repeat` executions run alone."""
+    times = []
+    for _ in range(repeat):
+        wall, cpu = time.perf_counter(), time.process_time()
+        ex = machine.start(data).wait(120)
+        times.append((time.perf_counter() - wall, time.process_time() - cpu))
+        assert ex.status == "SUCCEEDED", (ex.status, ex.error, ex.cause)
+    return times
+
+
+def all_at_once(machine: emulator.StateMachine, data: Any, concurrent: int) -> tuple[float, float]:
+    """(wall, CPU) seconds per execution of `concurrent` executions started together."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    executions = [machine.start(data) for _ in range(concurrent)]
+    for ex in executions:
+        ex.wait(600)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    assert all(ex.status == "SUCCEEDED" for ex in executions), {ex.status for ex in executions}
+    return wall / concurrent, cpu / concurrent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--concurrent", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--defs", default="", help="comma-separated name prefixes to run (default: all)")
+    args = parser.parse_args()
+    wanted = [w for w in args.defs.split(",") if w]
+    print(f"sfn-local concurrency benchmark: 1 vs {args.concurrent} executions of emulator.start in one "
+          f"process (median of {args.repeat}); {_load()}")
+    at_once = f"{args.concurrent} at once"
+    print(f"{'definition':16} {'1 at a time: wall ms':>20} {'CPU ms':>7} {at_once + ': wall ms/ex':>20} "
+          f"{'CPU ms/ex':>9} {'wall ratio':>10} {'CPU ratio':>9}  verdict (CPU)")
+    for name, make in DEFINITIONS.items():
+        if wanted and not any(name.startswith(w) for w in wanted):
+            continue
+        definition, data = make()
+        machine = emulator.StateMachine(definition)
+        machine.run(data)  # warm-up: compiled, first-use modules loaded
+        singles, together = [], []
+        for _ in range(args.repeat):  # interleaved: a load spike on this shared machine hits both sides
+            singles += one_at_a_time(machine, data, 5)
+            together.append(all_at_once(machine, data, args.concurrent))
+        single = [statistics.median(t[i] for t in singles) for i in (0, 1)]
+        per_execution = [statistics.median(t[i] for t in together) for i in (0, 1)]
+        wall_ratio, cpu_ratio = per_execution[0] / single[0], per_execution[1] / single[1]
+        print(f"{name:16} {single[0] * 1000:20.2f} {single[1] * 1000:7.2f} {per_execution[0] * 1000:20.2f} "
+              f"{per_execution[1] * 1000:9.2f} {wall_ratio:10.2f} {cpu_ratio:9.2f}  "
+              f"{'OK' if cpu_ratio <= 1.0 else 'SLOWER'}")
+    print(_load())
+
+
+if __name__ == "__main__":
+    main()
