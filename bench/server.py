@@ -8,7 +8,8 @@ driven by the same client code):
   DescribeExecution until it is no longer RUNNING), from --clients client processes of --threads
   threads each, each process with its own boto3 client (one Python process cannot drive more than a
   few hundred boto3 calls a second): the executions of all of them over the time from the first
-  start to the last end; --raw adds the same over plain http.client requests (no boto3), labelled;
+  start to the last end, with the server process's CPU time per execution (the figure the machine's
+  load changes least); --raw adds the same over plain http.client requests (no boto3), labelled;
 - p50/p99 latency of StartSyncExecution on an EXPRESS machine;
 - the car-rental pipeline (EMR steps on Spark, crawler, Athena) run twice through the same
   `serve`: the first run starts the JVM, the second should find it warm (--no-spark skips it).
@@ -142,9 +143,10 @@ def _client_process(url: str, arn: str, raw: bool, executions: int, threads: int
         results.put(f"{type(exc).__name__}: {exc}")
 
 
-def _rates(url: str, arn: str, raw: bool, executions: int, clients: int, threads: int, runs: int = 3) -> list[float]:
-    """Executions per second of each run: all clients' executions over the time from the first start
-    to the last end."""
+def _rates(url: str, arn: str, raw: bool, executions: int, clients: int, threads: int,
+           runs: int = 3) -> tuple[list[float], int]:
+    """Executions per second of each run (all clients' executions over the time from the first start to
+    the last end), and how many executions ran in all (warm-up included)."""
     context = multiprocessing.get_context("spawn")  # a boto3 client must not cross a fork
     barrier, results = context.Barrier(clients + 1), context.Queue()
     share = max(1, executions // clients)
@@ -158,7 +160,8 @@ def _rates(url: str, arn: str, raw: bool, executions: int, clients: int, threads
             try:
                 barrier.wait(timeout=120)
             except threading.BrokenBarrierError:
-                raise SystemExit(f"a client process failed: {results.get(timeout=10)}") from None
+                reason = "see its output above" if results.empty() else results.get()
+                raise SystemExit(f"a client process failed: {reason}") from None
             spans = [results.get(timeout=600) for _ in procs]
             if failed := [span for span in spans if isinstance(span, str)]:
                 raise SystemExit(f"a client process failed: {failed[0]}")
@@ -168,7 +171,23 @@ def _rates(url: str, arn: str, raw: bool, executions: int, clients: int, threads
             proc.join(10)
             if proc.is_alive():
                 proc.kill()
-    return rates
+    return rates, clients * (runs * share + min(10, share))
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user + system) process `pid` used so far; None where /proc does not tell."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _per_execution(pid: int, before: float | None, executions: int) -> str:
+    after = _cpu_seconds(pid)
+    if before is None or after is None:
+        return ""
+    return f", server CPU {(after - before) / executions * 1000:.2f} ms per execution"
 
 
 def _sync_latencies(client: Any, arn: str, count: int) -> list[float] | None:
@@ -192,26 +211,33 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def _measure(name: str, url: str, executions: int, clients: int, threads: int, raw: bool) -> dict[str, Any]:
+def _measure(name: str, url: str, pid: int, executions: int, clients: int, threads: int,
+             raw: bool) -> dict[str, Any]:
+    """The figures for one server (process `pid`); the server's CPU time per execution is what the
+    machine's load does not change much."""
     client = _client(url)
     standard = client.create_state_machine(name=f"bench-{int(time.time() * 1000)}", definition=json.dumps(THREE_STATES),
                                            roleArn=ROLE)["stateMachineArn"]
     express = client.create_state_machine(name=f"bench-x-{int(time.time() * 1000)}",
                                           definition=json.dumps(THREE_STATES), roleArn=ROLE,
                                           type="EXPRESS")["stateMachineArn"]
-    rates = _rates(url, standard, False, executions, clients, threads)
+    before = _cpu_seconds(pid)
+    rates, done = _rates(url, standard, False, executions, clients, threads)
+    cpu = _per_execution(pid, before, done)
     latencies = _sync_latencies(client, express, 200)
     figures: dict[str, Any] = {"rate": statistics.median(rates)}
     line = (f"  {name:<16} {figures['rate']:>9,.0f} executions/s boto3, load {os.getloadavg()[0]:.1f} "
-            f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})")
+            f"(runs: {', '.join(f'{r:,.0f}' for r in rates)}){cpu}")
     if latencies:
         figures["p50"], figures["p99"] = _percentile(latencies, 0.5), _percentile(latencies, 0.99)
         line += f"   StartSyncExecution p50 {figures['p50'] * 1000:.1f} ms, p99 {figures['p99'] * 1000:.1f} ms"
     print(line)
     if raw:
-        raw_rates = _rates(url, standard, True, executions, clients, threads)
+        before = _cpu_seconds(pid)
+        raw_rates, done = _rates(url, standard, True, executions, clients, threads)
         print(f"  {name:<16} {statistics.median(raw_rates):>9,.0f} executions/s raw http.client (no boto3), load "
-              f"{os.getloadavg()[0]:.1f} (runs: {', '.join(f'{r:,.0f}' for r in raw_rates)})")
+              f"{os.getloadavg()[0]:.1f} (runs: {', '.join(f'{r:,.0f}' for r in raw_rates)})"
+              f"{_per_execution(pid, before, done)}")
     return figures
 
 
@@ -258,14 +284,15 @@ def _pipeline_twice(url: str) -> None:
         print(f"  car-rental {label:<17} {time.perf_counter() - begin:6.2f} s  {status}")
 
 
-def _with_server(start: Callable[[int], subprocess.Popen[bytes] | None], body: Callable[[str], Any]) -> Any:
+def _with_server(start: Callable[[int], subprocess.Popen[bytes] | None], body: Callable[[str, int], Any]) -> Any:
+    """Start a server on a free port, run `body(url, its pid)`, stop it."""
     port = _free_port()
     proc = start(port)
     if proc is None:
         return None
     try:
         _wait_port(port, proc)
-        return body(f"http://127.0.0.1:{port}")
+        return body(f"http://127.0.0.1:{port}", proc.pid)
     finally:
         _stopped(proc)
 
@@ -283,26 +310,26 @@ def main() -> None:
           f"{args.executions} executions x 3 runs, {args.clients} client processes x {args.threads} threads")
     with tempfile.TemporaryDirectory() as tmp:
         ours = _with_server(lambda port: _serve(Path(tmp) / "ws", port),
-                            lambda url: _measure("sfn-local serve", url, args.executions, args.clients, args.threads,
-                                                 args.raw))
+                            lambda url, pid: _measure("sfn-local serve", url, pid, args.executions, args.clients,
+                                                      args.threads, args.raw))
         theirs = None
         if not args.no_moto:
-            def moto_body(url: str) -> dict[str, Any]:
+            def moto_body(url: str, pid: int) -> dict[str, Any]:
                 # moto runs definitions only when asked (its default answers SUCCEEDED without running them).
                 import urllib.request
                 request = urllib.request.Request(f"{url}/moto-api/config", method="POST",
                                                  data=json.dumps({"stepfunctions": {"execute_state_machine": True}})
                                                  .encode(), headers={"Content-Type": "application/json"})
                 urllib.request.urlopen(request, timeout=10).read()
-                return _measure("moto server", url, max(4 * args.clients, args.executions // 10), args.clients,
-                                args.threads, args.raw)
+                return _measure("moto server", url, pid, max(4 * args.clients, args.executions // 10),
+                                args.clients, args.threads, args.raw)
 
             theirs = _with_server(_moto, moto_body)
         if theirs:
             print(f"  sfn-local / moto: {ours['rate'] / theirs['rate']:.1f}x executions/s "
                   "(target >= 10x and >= 1,000/s)")
         if not args.no_spark:
-            _with_server(lambda port: _serve(Path(tmp) / "ws-spark", port), _pipeline_twice)
+            _with_server(lambda port: _serve(Path(tmp) / "ws-spark", port), lambda url, _: _pipeline_twice(url))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ interpreter exiting under a thread inside pyarrow, DuckDB or the JVM aborts the 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +20,7 @@ _changed = threading.Condition()
 _running: dict[object, int] = {}
 _cleanups: dict[object, list[Callable[[], None]]] = {}
 _local = threading.local()
+_work: dict[threading.Thread, float] = {}  # running work and when it started (monotonic), for progress displays
 
 
 @contextmanager
@@ -38,11 +40,14 @@ def spawn(target: Callable[..., Any], *args: Any, name: str) -> threading.Thread
 
     def run() -> None:
         _local.owner = owner  # work it starts in turn belongs to the same execution
+        with _changed:
+            _work[threading.current_thread()] = time.monotonic()
         try:
             target(*args)
         finally:
             with _changed:
                 _running[owner] -= 1
+                _work.pop(threading.current_thread(), None)
                 _changed.notify_all()
 
     with _changed:
@@ -50,6 +55,13 @@ def spawn(target: Callable[..., Any], *args: Any, name: str) -> threading.Thread
     thread = threading.Thread(target=run, name=name)
     thread.start()
     return thread
+
+
+def activity() -> list[tuple[str, float]]:
+    """The background work running in this process: (thread name, seconds since it started), oldest first."""
+    now = time.monotonic()
+    with _changed:
+        return [(thread.name, now - began) for thread, began in sorted(_work.items(), key=lambda item: item[1])]
 
 
 def settle(owner: object, timeout: float) -> None:

@@ -339,7 +339,9 @@ def run_command(definition: str, input_: str | None, name: str | None, real_time
         from rich.console import Console
 
         from emulator.progress import Progress
-        progress = Progress(Console())
+        # The terminal itself, not whatever sys.stdout is when drawing: while the display is live, rich
+        # and the Spark backend each wrap sys.stdout, and a console reading it would write into itself.
+        progress = Progress(Console(file=sys.stdout))
     try:
         execution, work = machine.prepare(data, name=chosen, clock="real" if real_time else "virtual", seed=seed,
                                           observer=progress, **mocks)

@@ -7,6 +7,7 @@ execution runs; `summary` is the one line left behind. (Athena results as tables
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
+from emulator import background
 from emulator.engine.observe import Context, Observer, Path
 from emulator.errors import StatesError
 
@@ -136,6 +138,11 @@ class Progress(Observer):
             lines.append(line)
         if len(running) > MAX_RUNNING_SHOWN:
             lines.append(Text(f"  … and {len(running) - MAX_RUNNING_SHOWN} more"))
+        work = background.activity()
+        for name, seconds in work[:MAX_RUNNING_SHOWN]:
+            lines.append(Text(f"  ↳ {name} {_seconds(seconds)}", style="dim"))
+        if work:
+            lines.extend(Text(f"  ↳ {line}", style="magenta") for line in _spark_jobs())
         return Group(*lines)
 
     def summary(self, status: str, wall: float, virtual: float) -> str:
@@ -144,3 +151,24 @@ class Progress(Observer):
             fans = [f"{self._fans[key].name} {self._fans[key].text()}" for key in self._order]
         parts = [status, f"real {_seconds(wall)}", f"virtual {_seconds(virtual)}", f"{self.visited} states visited"]
         return " · ".join(parts + fans)
+
+
+def _spark_jobs() -> list[str]:
+    """The local Spark session's running stages, from its status tracker (nothing when Spark is not loaded)."""
+    # No import here, ever: the display draws while holding the console's lock, and a job thread
+    # still importing pyspark may be waiting for that lock to print.
+    spark_context = getattr(sys.modules.get("pyspark"), "SparkContext", None)
+    context = getattr(spark_context, "_active_spark_context", None)
+    if context is None or getattr(context, "_jsc", None) is None:  # not started, or still starting
+        return []
+    try:
+        tracker = context.statusTracker()
+        lines = []
+        for stage_id in sorted(tracker.getActiveStageIds()):
+            info = tracker.getStageInfo(stage_id)
+            if info is not None:
+                lines.append(f"spark stage {stage_id} ({info.name.split(' at ')[0]}): "
+                             f"{info.numCompletedTasks}/{info.numTasks} tasks, {info.numActiveTasks} running")
+        return lines
+    except Exception:  # the session stopping under the display: show nothing this frame
+        return []

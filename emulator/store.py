@@ -80,8 +80,12 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _dump(doc: Any) -> str:
-    return json.dumps(doc, default=_default, ensure_ascii=False, separators=(",", ":"))
+# One encoder for every document (json.dumps with options builds a new one per call).
+_dump = json.JSONEncoder(default=_default, ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _dump_path(path: BranchPath) -> str:
+    return _dump(path) if path else "[]"  # most events are at the top level
 
 
 class Store:
@@ -212,7 +216,7 @@ class Store:
         """In one transaction: claims (new executions, refused when the ARN is taken), then (execution ARN,
         events, their branches or None) triples, then executions to save (save_execution's documents).
         Returns the ARNs of the refused claims."""
-        rows = [(arn, event["id"], _dump(event), _dump(paths[i]) if paths is not None and i < len(paths) else None)
+        rows = [(arn, event["id"], _dump(event), _dump_path(paths[i]) if paths is not None and i < len(paths) else None)
                 for arn, batch, paths in events for i, event in enumerate(batch)]
         docs = [self._execution_row(doc) for doc in executions]
         new = [self._execution_row(doc) for doc in claims]
@@ -226,9 +230,11 @@ class Store:
                 for row in new:
                     if self._db.execute(_INSERT, row).rowcount == 0:
                         refused.add(row[1])
-                self._db.executemany("INSERT OR IGNORE INTO events (execution, id, doc, path) VALUES (?, ?, ?, ?)",
-                                     [row for row in rows if row[0] not in refused] if refused else rows)
-                self._db.executemany(_PUT, docs)
+                if rows:
+                    self._db.executemany("INSERT OR IGNORE INTO events (execution, id, doc, path) VALUES (?, ?, ?, ?)",
+                                         [row for row in rows if row[0] not in refused] if refused else rows)
+                if docs:
+                    self._db.executemany(_PUT, docs)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -411,7 +417,8 @@ class Recorder:
             if execution.arn in self._refused:
                 self._refused.discard(execution.arn)
                 return None
-        self._ensure_thread()
+        if not ended:  # an ended one is committed already: nothing for the writer thread to do
+            self._ensure_thread()
         return live
 
     def track(self, execution: Execution, extra: dict[str, Any], saved_events: int) -> Live:

@@ -101,3 +101,27 @@ def test_an_athena_result_set_is_drawn_as_a_table_and_the_rest_stays_json() -> N
 def test_output_without_result_sets_is_the_plain_json() -> None:
     output = {"Rows": [], "Data": [{"VarCharValue": "x"}], "n": [1, {"a": None}]}
     assert render_output(output) == json.dumps(output, indent=2)
+
+
+def test_background_work_is_shown_while_it_runs() -> None:
+    """A crawl, Athena query or Spark step in flight shows under the running states, with its age."""
+    import threading
+
+    from rich.console import Console
+
+    from emulator import background
+    from emulator.progress import Progress
+
+    release = threading.Event()
+    progress = Progress(Console(record=True, width=120))
+    thread = background.spawn(release.wait, name="crawler-raw-csv")
+    try:
+        console = Console(record=True, width=120)
+        console.print(progress._render())
+        assert "↳ crawler-raw-csv" in console.export_text()
+    finally:
+        release.set()
+        thread.join()
+    console = Console(record=True, width=120)
+    console.print(progress._render())
+    assert "crawler-raw-csv" not in console.export_text()

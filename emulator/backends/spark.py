@@ -431,7 +431,7 @@ class SparkEngine:
         with _lock:  # counted in with the session taken, so the pool cannot clear it under this job
             try:
                 session = self.session()
-            except (ConfigError, SparkBusyError) as exc:
+            except Exception as exc:  # bad [spark] settings, a busy session, no Java: the job fails, not the caller
                 return JobResult("FAILED", f"Spark session not started: {exc}", "", 0.0)
             _jobs_running += 1
         extra_paths = [str(p) for p in py_files or ()] + [str(script.parent)]

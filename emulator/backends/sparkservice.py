@@ -9,6 +9,12 @@ server only when the file names a live process of the same project and the serve
 otherwise the engine runs the job itself. Requests carry the token, so only processes that can read
 the workspace can submit scripts.
 
+The server holds no lease for a client's cluster, so its session goes back to the pool (cleared)
+whenever no job runs: steps of one client cluster do not share temp views, as separate spark-submit
+applications on EMR do not. A job's printed output goes to the server's terminal and to the job's log
+file under `<workspace>/logs/`, as the JobResult says. A serve stopped by SIGTERM or SIGKILL may leave
+the file behind; clients ignore it once its process is gone.
+
 Routes (under `/_sfn_local/spark`, which no AWS API uses): GET → {pid, workspace, applicationId};
 POST /warm → starts the session; POST /jobs → a JobResult; POST /cancel → cancels a job group.
 """

@@ -60,9 +60,12 @@ def _encode(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+_ENCODER = json.JSONEncoder(default=_encode, ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(value: Any) -> str:
     """JSON text for the wire: datetimes become epoch seconds (the JSON protocol's timestamp format)."""
-    return json.dumps(value, default=_encode, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def request_id() -> str:

@@ -64,6 +64,8 @@ from emulator.workspace import Workspace
 _PREFIX = f"arn:aws:states:{REGION}:{ACCOUNT}"
 _ARN = re.compile(r"arn:aws:states:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<kind>stateMachine|execution|"
                   r"activity|express):(?P<name>[^:]+)(?::(?P<qualifier>[^:]+))?")
+# Names every client makes (UUIDs, words): letters, digits, - and _ only, which no rule forbids.
+_PLAIN_NAME = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_NAME_LENGTH}}}")
 _ALIAS_NAME = re.compile(r"(?=.*[A-Za-z_.-])[A-Za-z0-9_.-]{1,80}")
 _TYPES = ("STANDARD", "EXPRESS")
 _STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
@@ -110,6 +112,8 @@ def _required(params: Params, key: str) -> Any:
 def _check_name(name: Any, what: str = "Name") -> str:
     """AWS's name rule for machines, executions and activities (emulator.errors.check_execution_name's
     characters), with every violation, length included, answered as InvalidName."""
+    if isinstance(name, str) and _PLAIN_NAME.fullmatch(name):
+        return name
     if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_LENGTH or any(map(forbidden_in_name, name)):
         raise ServiceError("InvalidName", f"Invalid {what}: '{name}'")
     return name
@@ -752,11 +756,11 @@ class StepFunctions:
             return {"executionArn": execution_arn, "startDate": existing.execution.start_date}
         # The seed is saved: an execution resumed after a restart draws the same task tokens and UUIDs.
         seed = random.getrandbits(63)
-        execution, work = engine.prepare(value, name=name, clock=self.clock, state_machines=self._nested(), seed=seed,
-                                         mock_config=case)
+        inline = self._runs_inline(engine)
+        execution, work = engine.prepare(value, name=name, clock=self.clock, seed=seed, mock_config=case,
+                                         state_machines=None if inline else self._nested())  # no Task: no nesting
         extra = {**shown, "_inputText": text or "{}", "_machine": self._machine_snapshot(machine, source),
                  "_type": machine["type"], "_seed": seed, "_testCase": case_name or None}
-        inline = self._runs_inline(engine)
         if inline:  # nothing outside the execution sees it run: should its name be taken, it never ran
             work()
         try:
@@ -905,7 +909,8 @@ class StepFunctions:
         value = _parse_input(text)
         engine = self._engine_for(machine, source)
         began = time.monotonic()
-        execution = engine.run(value, name=name, clock=self.clock, state_machines=self._nested())
+        execution = engine.run(value, name=name, clock=self.clock,
+                               state_machines=None if self._runs_inline(engine) else self._nested())
         billed = max(100, math.ceil((time.monotonic() - began) * 10) * 100)
         extra = {**shown, "_inputText": text or "{}", "_machine": self._machine_snapshot(machine, source),
                  "_type": machine["type"]}
