@@ -54,6 +54,7 @@ def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """A standalone master and worker on loopback; yields (master URL, master web UI port)."""
+    spark_backend.stop_session()  # this process's session may still serve clusters earlier tests left running
     logs = tmp_path_factory.mktemp("standalone")
     env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOG_DIR": str(logs),
            "SPARK_WORKER_DIR": str(logs / "work")}

@@ -61,6 +61,8 @@ def cluster_run(*steps: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_terminated_cluster_returns_a_cleared_session_on_the_same_jvm(ws: Workspace, tmp_path: Path) -> None:
+    # The session's own setting before any job changes it (it depends on how the session was started).
+    baseline = Backends(ws).spark.session().conf.get("spark.sql.shuffle.partitions")
     probe = step("probe", "probe_state.py", "--out", str(tmp_path / "same.json"))
     dirty = emulator.run(cluster_run(step("dirty", "dirty_state.py"), probe), {}, workspace=ws)
     assert dirty.status == "SUCCEEDED", dirty.cause
@@ -76,13 +78,13 @@ def test_a_terminated_cluster_returns_a_cleared_session_on_the_same_jvm(ws: Work
     assert clean.status == "SUCCEEDED", clean.cause
     after = json.loads((tmp_path / "next.json").read_text())
     assert after == {"temp_views": [], "global_views": [], "cache_empty": True, "persistent_rdds": 0,
-                     "shuffle_partitions": "4", "udf": False, "hadoop_key": None, "helper_imported": False,
+                     "shuffle_partitions": baseline, "udf": False, "hadoop_key": None, "helper_imported": False,
                      "application_id": same["application_id"]}  # same SparkContext: the JVM was reused
     assert spark_backend.jvm_process() is jvm and jvm.poll() is None
 
 
 def test_a_glue_run_returns_the_session_to_the_pool_at_its_end(ws: Workspace, tmp_path: Path) -> None:
-    Backends(ws).spark.session()
+    baseline = Backends(ws).spark.session().conf.get("spark.sql.shuffle.partitions")
     jvm_before = spark_backend.jvm_process()
     glue = {"StartAt": "Dirty", "States": {
         "Dirty": {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync",
@@ -93,7 +95,7 @@ def test_a_glue_run_returns_the_session_to_the_pool_at_its_end(ws: Workspace, tm
     assert ex.status == "SUCCEEDED", ex.cause
     state = json.loads((tmp_path / "glue.json").read_text())
     assert state["temp_views"] == [] and state["global_views"] == [] and state["cache_empty"]
-    assert (state["shuffle_partitions"], state["hadoop_key"], state["udf"]) == ("4", None, False)
+    assert (state["shuffle_partitions"], state["hadoop_key"], state["udf"]) == (baseline, None, False)
     assert spark_backend.jvm_process() is jvm_before and jvm_before.poll() is None
 
 

@@ -558,6 +558,10 @@ def _clear(old: SparkSession) -> None:
         if table.isTemporary and table.namespace == ["global_temp"]:
             old.catalog.dropGlobalTempView(table.name)
     fresh = old.newSession()  # temp views, UDFs, runtime conf and current database start over
+    # A new SQL session takes its conf from the SparkContext: give it the session's own settings back.
+    for key, value in {**_SESSION_CONF, **dict(_settings.conf if _settings else ())}.items():
+        if key.startswith("spark.sql."):
+            fresh.conf.set(key, str(value))
     java_class = SparkSession._get_j_spark_session_class(fresh._jvm)
     java_class.setDefaultSession(fresh._jsparkSession)
     java_class.setActiveSession(fresh._jsparkSession)
@@ -665,6 +669,7 @@ def stop_session() -> None:
 
         _settings = None
         _py_file_paths.clear()
+        _leases.clear()  # what they kept no longer exists; a cluster still up gets a new session for its next step
 
         _local.stopping = True
         try:
