@@ -240,3 +240,31 @@ def test_ui_command_opens_a_running_server_or_starts_one(tmp_path: Path) -> None
         first.wait(20)
         first.stdout.close()
         first.stderr.close()
+
+
+def test_a_visits_data_flow_stages_are_rebuilt_from_its_history(app: Any, client: TestClient) -> None:
+    """Clicking a Task shows every stage (afterInputPath ... afterResultPath), rebuilt from the recorded
+    input, variables and result without calling the task again."""
+    definition = {"StartAt": "Set", "States": {
+        "Set": {"Type": "Pass", "Assign": {"factor": 10}, "Next": "Price"},
+        "Price": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "InputPath": "$.order",
+                  "Parameters": {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+                                 "MessageBody.$": "States.Format('{} x {}', $.qty, $factor)"},
+                  "ResultSelector": {"id.$": "$.MessageId"}, "ResultPath": "$.sent", "End": True}}}
+    sfn = app.state.stepfunctions
+    machine = sfn.call("CreateStateMachine", {"name": "Stages", "definition": json.dumps(definition), "roleArn": ROLE})
+    arn = sfn.call("StartExecution", {"stateMachineArn": machine["stateMachineArn"], "name": "s-1",
+                                      "input": json.dumps({"order": {"qty": 3}})})["executionArn"]
+    finished(app, arn)
+    view = client.get("/ui/api/execution", params={"arn": arn}).json()
+    assert view["execution"]["status"] == "SUCCEEDED", view["execution"]
+    price = next(v for v in view["visits"] if v["name"] == "Price")
+    sent = view["visits"][-1]["stages"]["output"]["sent"]
+    answer = client.get("/ui/api/stages", params={"arn": arn, "visit": price["id"]}).json()
+    stages = answer["stages"]
+    assert stages["input"] == {"order": {"qty": 3}}
+    assert stages["afterInputPath"] == {"qty": 3}
+    assert stages["afterParameters"]["MessageBody"] == "3 x 10"  # the variable assigned before the visit
+    assert stages["afterResultSelector"] == sent == {"id": sent["id"]}
+    assert stages["afterResultPath"] == {"order": {"qty": 3}, "sent": sent}  # ResultPath over the state's input
+    assert client.get("/ui/api/stages", params={"arn": arn, "visit": "x"}).status_code == 400

@@ -312,6 +312,11 @@ def test_failed_execution_opens_on_its_root_cause(server: Server, browser: Chrom
     browser.wait_for("document.querySelector('#detail h2').textContent.startsWith('Flaky')")
     detail = browser.evaluate("document.querySelector('#detail').textContent")
     assert "Attempts (1 retries)" in detail and "TimeoutError" in detail and '"items"' in detail
+    # Every data-flow stage, rebuilt by the server when asked for.
+    browser.evaluate("const d = document.querySelector('#detail details.all-stages'); d.open = true;")
+    stages = browser.wait_for("[...document.querySelectorAll('#detail .stages b')].map(b => b.textContent)"
+                              ".join(',') || null")
+    assert {"input", "afterInputPath", "afterParameters", "result", "afterResultPath"} <= set(stages.split(","))
     # The event table filters.
     browser.evaluate("const f = document.querySelector('#event-type'); f.value = 'MapIterationFailed'; "
                      "f.dispatchEvent(new Event('change'))")

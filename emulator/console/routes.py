@@ -31,7 +31,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator.backends import Backends
-from emulator.console.views import execution_view, jsonable
+from emulator.console.views import execution_view, jsonable, visit_stages
 from emulator.server.protocol import ServiceError
 from emulator.store import EXECUTION, MACHINE
 
@@ -111,9 +111,7 @@ class Console:
         found = [{k: d.get(k) for k in keys} for d in docs if needle in d["name"].lower()]
         return found[:MAX_ROWS]
 
-    def execution(self, arn: str) -> dict[str, Any]:
-        describe = self.sfn.call("DescribeExecution", {"executionArn": arn})
-        machine = self.sfn.call("DescribeStateMachineForExecution", {"executionArn": arn})
+    def _history(self, arn: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         token = None
         while True:
@@ -124,8 +122,12 @@ class Console:
             events += page["events"]
             token = page.get("nextToken")
             if not token:
-                break
-        view = execution_view(describe, machine.get("definition"), events)
+                return events
+
+    def execution(self, arn: str) -> dict[str, Any]:
+        describe = self.sfn.call("DescribeExecution", {"executionArn": arn})
+        machine = self.sfn.call("DescribeStateMachineForExecution", {"executionArn": arn})
+        view = execution_view(describe, machine.get("definition"), self._history(arn))
         store = self.sfn.store
         for child in view["children"]:
             child["known"] = store.get(EXECUTION, child["executionArn"]) is not None
@@ -134,6 +136,11 @@ class Console:
         else:
             view["parentKnown"] = view["parent"] is not None
         return view
+
+    def stages(self, arn: str, visit: int) -> dict[str, Any]:
+        describe = self.sfn.call("DescribeExecution", {"executionArn": arn})
+        machine = self.sfn.call("DescribeStateMachineForExecution", {"executionArn": arn})
+        return visit_stages(describe, machine.get("definition"), self._history(arn), visit)
 
     def progress(self, arn: str | None) -> tuple[Any, ...]:
         """What changes when there is news: an execution's status and event count, or the list's."""
@@ -242,6 +249,13 @@ def _execution(console: Console, request: Request, body: Any) -> dict[str, Any]:
     return console.execution(str(_param(request, "arn")))
 
 
+def _stages(console: Console, request: Request, body: Any) -> dict[str, Any]:
+    visit = str(_param(request, "visit"))
+    if not visit.isdigit():
+        raise ConsoleError(f"visit: expected the id of a state's entered event, got {visit!r}")
+    return console.stages(str(_param(request, "arn")), int(visit))
+
+
 def _catalog(console: Console, request: Request, body: Any) -> list[dict[str, Any]]:
     return console.catalog()
 
@@ -313,6 +327,7 @@ def create_console(stepfunctions: Any, backends: Backends) -> Starlette:
         Route("/ui/api/state-machines", _endpoint(_machines)),
         Route("/ui/api/executions", _endpoint(_executions)),
         Route("/ui/api/execution", _endpoint(_execution)),
+        Route("/ui/api/stages", _endpoint(_stages)),
         Route("/ui/api/stream", _stream),
         Route("/ui/api/catalog", _endpoint(_catalog)),
         Route("/ui/api/catalog/{database}/{table}", _endpoint(_table)),

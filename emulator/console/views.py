@@ -221,3 +221,57 @@ def execution_view(describe: dict[str, Any], definition_text: str | None,
                                  "cause": found.cause, "where": found.where, "travel": found.travel,
                                  "lines": found.lines()}
     return view
+
+
+# The states whose stages TestState can rebuild from what the history recorded: a Map or Parallel's
+# result is not an event of its own, so theirs stay the recorded input, request and output.
+_REBUILT = frozenset({"Task", "Pass", "Choice", "Wait", "Succeed", "Fail"})
+
+
+def visit_stages(describe: dict[str, Any], definition_text: str | None, history: list[dict[str, Any]],
+                 visit_id: int) -> dict[str, Any]:
+    """Every data-flow stage of one visit (afterInputPath, afterParameters, result, afterResultSelector,
+    afterResultPath, ...), rebuilt by TestState from the visit's recorded input, the variables assigned
+    before it and its recorded result or error, so nothing runs again."""
+    from emulator.teststate import test_state
+
+    describe, history = jsonable(describe), jsonable(history)
+    definition = _parse(definition_text) if definition_text else None
+    if not isinstance(definition, dict):
+        return {"stages": {}, "note": "the definition is not available"}
+    visits = _visits(history, definition, describe.get("status") == "RUNNING")
+    visit = next((v for v in visits if v["id"] == visit_id), None)
+    if visit is None:
+        return {"stages": {}, "note": f"no visit entered at event {visit_id}"}
+    if visit["type"] not in _REBUILT:
+        return {"stages": visit["stages"], "note": f"a {visit['type']} state's stages are its recorded ones"}
+    state = dict(_state_definitions(definition).get(visit["name"]) or {})
+    if "QueryLanguage" in definition and "QueryLanguage" not in state:
+        state["QueryLanguage"] = definition["QueryLanguage"]
+    variables: dict[str, Any] = {}
+    for event in history:
+        if event["id"] >= visit_id:
+            break
+        for name, text in (_details(event).get("assignedVariables") or {}).items():
+            variables[name] = _parse(text)
+    mock: dict[str, Any] | None = None
+    if visit["type"] == "Task":
+        last = visit["attempts"][-1] if visit["attempts"] else {}
+        if "result" in last:
+            mock = {"result": json.dumps(last["result"]), "fieldValidationMode": "NONE"}
+        elif last.get("error") is not None:
+            mock = {"errorOutput": {"error": last["error"], "cause": last.get("cause") or ""}}
+        else:
+            return {"stages": visit["stages"], "note": "the task has not ended"}
+    context = {"Execution": {"Id": describe.get("executionArn"), "Name": describe.get("name"),
+                             "Input": _parse(describe.get("input")), "RoleArn": describe.get("roleArn")},
+               "StateMachine": {"Id": describe.get("stateMachineArn")},
+               "State": {"Name": visit["name"]}}
+    try:
+        answer = test_state(state, visit["stages"].get("input"), inspection_level="DEBUG", mock=mock,
+                            context=context, variables=variables or None)
+    except Exception as exc:  # a definition TestState refuses: show what was recorded, and why
+        return {"stages": visit["stages"], "note": f"stages could not be rebuilt: {exc}"}
+    inspection = answer.get("inspectionData") or {}
+    return {"stages": {key: _parse(value) if isinstance(value, str) else value for key, value in inspection.items()},
+            "status": answer.get("status"), "note": None}

@@ -361,6 +361,21 @@ async function executionPage(arn) {
     for (const [key, title] of Object.entries(stageNames)) {
       if (key in visit.stages) parts.push(el("details", { open: "" }, el("summary", { text: title }), el("pre", { text: pretty(visit.stages[key]) })));
     }
+    // Every stage (afterInputPath ... afterResultPath, variables), rebuilt by the server on request.
+    const allStages = el("div", { class: "stages" });
+    const arn = ui.data.execution.executionArn, visitId = visit.id;
+    parts.push(el("details", { class: "all-stages", ontoggle: async (e) => {
+      if (!e.target.open || allStages.childElementCount) return;
+      allStages.append(el("div", { class: "muted", text: "loading…" }));
+      try {
+        const answer = await api(`stages?arn=${encodeURIComponent(arn)}&visit=${visitId}`);
+        allStages.replaceChildren(...Object.entries(answer.stages).map(([key, value]) =>
+          el("div", {}, el("b", { text: key }), el("pre", { text: pretty(value) }))),
+          answer.note ? el("div", { class: "muted", text: answer.note }) : null);
+      } catch (error) {
+        allStages.replaceChildren(el("div", { class: "error-box", text: String(error.message || error) }));
+      }
+    } }, el("summary", { text: "All data-flow stages" }), allStages));
     for (const child of ui.data.children.filter((c) => c.state === name)) {
       parts.push(el("div", {}, "Started ", child.known ? execLink(child.executionArn) : el("code", { text: child.executionArn })));
     }
