@@ -268,3 +268,30 @@ def test_a_visits_data_flow_stages_are_rebuilt_from_its_history(app: Any, client
     assert stages["afterResultSelector"] == sent == {"id": sent["id"]}
     assert stages["afterResultPath"] == {"order": {"qty": 3}, "sent": sent}  # ResultPath over the state's input
     assert client.get("/ui/api/stages", params={"arn": arn, "visit": "x"}).status_code == 400
+
+
+def test_a_nested_execution_is_listed_and_linked_both_ways(app: Any, client: TestClient) -> None:
+    """A child started by states:startExecution.sync is an execution of its machine (ListExecutions shows it),
+    and the console links parent → child and child → parent."""
+    sfn = app.state.stepfunctions
+    child = sfn.call("CreateStateMachine", {"name": "Child", "roleArn": ROLE, "definition": json.dumps(
+        {"StartAt": "Double", "States": {"Double": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, $.n)"},
+                                                    "End": True}}})})["stateMachineArn"]
+    parent = {"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2", "End": True,
+        "Parameters": {"StateMachineArn": child, "Name": "child-1",
+                       "Input": {"n.$": "$.n", "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"}},
+        "OutputPath": "$.Output"}}}
+    machine = sfn.call("CreateStateMachine", {"name": "Parent", "definition": json.dumps(parent), "roleArn": ROLE})
+    arn = sfn.call("StartExecution", {"stateMachineArn": machine["stateMachineArn"], "name": "p-1",
+                                      "input": json.dumps({"n": 2})})["executionArn"]
+    finished(app, arn)
+    listed = sfn.call("ListExecutions", {"stateMachineArn": child})["executions"]
+    assert [(e["name"], e["status"]) for e in listed] == [("child-1", "SUCCEEDED")]
+    view = client.get("/ui/api/execution", params={"arn": arn}).json()
+    assert view["execution"]["status"] == "SUCCEEDED" and json.loads(view["execution"]["output"]) == {"n": 4}
+    [link] = view["children"]
+    assert link["known"] and link["executionArn"].endswith(":execution:Child:child-1")
+    child_view = client.get("/ui/api/execution", params={"arn": link["executionArn"]}).json()
+    assert child_view["parent"] == arn and child_view["parentKnown"]
+    assert [v["name"] for v in child_view["visits"]] == ["Double"]

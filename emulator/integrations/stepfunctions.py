@@ -140,6 +140,8 @@ def _factory(resource: Resource, registry: Registry) -> Handler | None:
             execution = child.run(_child_input(params.get("Input")), name=params.get("Name"), **options)
         except (InvalidExecutionInput, InvalidName) as exc:
             raise _error(exc.code, exc.message) from None
+        if (on_nested := options.get("on_nested")) is not None:
+            on_nested(execution)
         if not resource.pattern:
             return {"ExecutionArn": execution.arn, "StartDate": _millis(execution.start_date),
                     "SdkHttpMetadata": {"HttpStatusCode": 200}, "SdkResponseMetadata": {}}

@@ -338,7 +338,7 @@ class StepFunctions:
         if not events:
             execution, work = engine.prepare(json.loads(doc.get("input") or "{}"), name=doc["name"],
                                              clock=self.clock, seed=doc.get("_seed"), state_machines=self._nested(),
-                                             mock_config=case)
+                                             mock_config=case, on_nested=self._record_nested)
         else:
             execution = self._saved_execution(doc, engine, events)
             work = prepare_resume(execution, engine, paths, clock=self.clock, seed=doc.get("_seed"),
@@ -757,8 +757,9 @@ class StepFunctions:
         # The seed is saved: an execution resumed after a restart draws the same task tokens and UUIDs.
         seed = random.getrandbits(63)
         inline = self._runs_inline(engine)
+        nested = {} if inline else {"state_machines": self._nested(), "on_nested": self._record_nested}
         execution, work = engine.prepare(value, name=name, clock=self.clock, seed=seed, mock_config=case,
-                                         state_machines=None if inline else self._nested())  # no Task: no nesting
+                                         **nested)  # no Task: no nesting
         extra = {**shown, "_inputText": text or "{}", "_machine": self._machine_snapshot(machine, source),
                  "_type": machine["type"], "_seed": seed, "_testCase": case_name or None}
         if inline:  # nothing outside the execution sees it run: should its name be taken, it never ran
@@ -772,6 +773,22 @@ class StepFunctions:
         if not inline:
             self._run(execution, work)
         return {"executionArn": execution_arn, "startDate": execution.start_date}
+
+    def _record_nested(self, execution: Execution) -> None:
+        """An execution a states:startExecution task ran (to its end): recorded as an execution of its
+        machine, as AWS lists it, when that machine is one of this server's and the name is free."""
+        try:
+            machine, source, shown = self._target(execution.state_machine_arn)
+        except ServiceError:  # a definitions/ file the server never had as a state machine
+            return
+        if self.recorder.live(execution.arn) is not None or self.store.get(EXECUTION, execution.arn) is not None:
+            return
+        extra = {**shown, "_inputText": json.dumps(execution.input, separators=(",", ":")),
+                 "_machine": self._machine_snapshot(machine, source), "_type": machine["type"]}
+        try:
+            self.recorder.save(execution_document(execution, extra), execution.history, execution.history_paths)
+        except StoreUnavailable:  # the parent's own record says what it started; the child is not lost to it
+            return
 
     def _runs_inline(self, engine: StateMachine) -> bool:
         """Whether StartExecution runs the machine's executions in place (see _INLINE_TYPES): not while an
@@ -909,8 +926,9 @@ class StepFunctions:
         value = _parse_input(text)
         engine = self._engine_for(machine, source)
         began = time.monotonic()
-        execution = engine.run(value, name=name, clock=self.clock,
-                               state_machines=None if self._runs_inline(engine) else self._nested())
+        nested = {} if self._runs_inline(engine) else {"state_machines": self._nested(),
+                                                        "on_nested": self._record_nested}
+        execution = engine.run(value, name=name, clock=self.clock, **nested)
         billed = max(100, math.ceil((time.monotonic() - began) * 10) * 100)
         extra = {**shown, "_inputText": text or "{}", "_machine": self._machine_snapshot(machine, source),
                  "_type": machine["type"]}
