@@ -13,8 +13,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from rich.columns import Columns
 from rich.console import Console, Group
 from rich.live import Live
+from rich.padding import Padding
+from rich.panel import Panel
 from rich.text import Text
 
 from emulator import background
@@ -129,15 +132,31 @@ class Progress(Observer):
             running = sorted(self._running.items(), key=lambda item: item[1][1])
             fans = {key: self._fans[key].text() for key in self._running if key in self._fans}
             visited = self.visited
+            parallels = {key for key, fan in self._fans.items() if fan.kind == "Parallel"}
         frame = _SPINNER[int((now - self._began) * 8) % len(_SPINNER)]
-        lines = [Text(f"{frame} running {_seconds(now - self._began)} · {visited} states visited", style="bold")]
-        for (path, state), (kind, since) in running[:MAX_RUNNING_SHOWN]:
-            line = Text(f"  {_label(path, state)} ({kind}) {_seconds(now - since)}")
+        lines: list[Any] = [Text(f"{frame} running {_seconds(now - self._began)} · {visited} states visited",
+                                 style="bold")]
+        # What runs inside a Parallel's branches is drawn in one column per branch, side by side.
+        branches: dict[tuple[Path, str], dict[int, list[Text]]] = {}
+        shown = 0
+        for (path, state), (kind, since) in running:
+            owner = (path[:-1], path[-1][0]) if path else None
+            in_branch = owner in parallels
+            line = Text(f"{state if in_branch else '  ' + _label(path, state)} ({kind}) {_seconds(now - since)}")
             if (key := (path, state)) in fans:
                 line.append(f"  {fans[key]}", style="cyan")
-            lines.append(line)
-        if len(running) > MAX_RUNNING_SHOWN:
-            lines.append(Text(f"  … and {len(running) - MAX_RUNNING_SHOWN} more"))
+            if in_branch:
+                branches.setdefault(owner, {}).setdefault(path[-1][1], []).append(line)
+            elif shown < MAX_RUNNING_SHOWN:
+                shown += 1
+                lines.append(line)
+        for (path, name), by_branch in branches.items():
+            lines.append(Text(f"  {_label(path, name)} branches:", style="cyan"))
+            lines.append(Padding(Columns([Panel(Group(*texts), title=f"branch {index}", expand=False)
+                                          for index, texts in sorted(by_branch.items())]), (0, 0, 0, 4)))
+        hidden = len(running) - shown - sum(len(t) for b in branches.values() for t in b.values())
+        if hidden > 0:
+            lines.append(Text(f"  … and {hidden} more"))
         work = background.activity()
         for name, seconds in work[:MAX_RUNNING_SHOWN]:
             lines.append(Text(f"  ↳ {name} {_seconds(seconds)}", style="dim"))

@@ -125,3 +125,28 @@ def test_background_work_is_shown_while_it_runs() -> None:
     console = Console(record=True, width=120)
     console.print(progress._render())
     assert "crawler-raw-csv" not in console.export_text()
+
+
+def test_parallel_branches_are_drawn_side_by_side() -> None:
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from emulator.engine.observe import Context
+    from emulator.progress import Progress
+
+    progress = Progress(Console(record=True, width=120))
+    arn = "arn:aws:states:us-east-1:123456789012:execution:M:e"
+    both = SimpleNamespace(type="Parallel", branches=[object(), object()])
+    progress.state_entered(Context(arn, (), "Both", 0), both, {})
+    for index, state in enumerate(("Load", "Index")):
+        progress.branch_started(Context(arn, (), "Both", 0), both, index, {})
+        progress.state_entered(Context(arn, (("Both", index),), state, 0), SimpleNamespace(type="Task"), {})
+    console = Console(record=True, width=120)
+    console.print(progress._render())
+    screen = console.export_text()
+    assert "Both (Parallel)" in screen and "0/2 branches, 2 running" in screen
+    row = next(line for line in screen.splitlines() if "Load (Task)" in line)
+    assert "Index (Task)" in row  # the two branches' states on one line, in their columns
+    titles = next(line for line in screen.splitlines() if "branch 0" in line)
+    assert "branch 1" in titles
