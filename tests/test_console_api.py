@@ -295,3 +295,23 @@ def test_a_nested_execution_is_listed_and_linked_both_ways(app: Any, client: Tes
     child_view = client.get("/ui/api/execution", params={"arn": link["executionArn"]}).json()
     assert child_view["parent"] == arn and child_view["parentKnown"]
     assert [v["name"] for v in child_view["visits"]] == ["Double"]
+
+
+def test_a_child_name_already_taken_fails_the_task_as_aws_does(app: Any) -> None:
+    sfn = app.state.stepfunctions
+    child = sfn.call("CreateStateMachine", {"name": "Kid", "roleArn": ROLE, "definition": json.dumps(
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})})["stateMachineArn"]
+    parent = {"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2", "End": True,
+        "Parameters": {"StateMachineArn": child, "Name": "only-once"}}}}
+    machine = sfn.call("CreateStateMachine", {"name": "Caller", "definition": json.dumps(parent), "roleArn": ROLE})
+    arns = []
+    for name in ("first", "second"):
+        arns.append(sfn.call("StartExecution", {"stateMachineArn": machine["stateMachineArn"],
+                                                "name": name})["executionArn"])
+        finished(app, arns[-1])
+    first, second = (sfn.call("DescribeExecution", {"executionArn": arn}) for arn in arns)
+    assert first["status"] == "SUCCEEDED"
+    assert (second["status"], second["error"]) == ("FAILED", "StepFunctions.ExecutionAlreadyExistsException")
+    assert "Execution Already Exists: 'arn:aws:states:us-east-1:123456789012:execution:Kid:only-once'" in second["cause"]
+    assert [e["name"] for e in sfn.call("ListExecutions", {"stateMachineArn": child})["executions"]] == ["only-once"]

@@ -210,7 +210,7 @@ class StateMachine:
                  seed: int | None = None, resources: Mapping[str, Callable[..., Any]] | None = None,
                  max_events: int | None = MAX_EVENTS, state_machines: Mapping[str, Any] | None = None,
                  nesting: int = 0, mock_config: MockSource | None = None, test_case: str | None = None,
-                 observer: Observer | None = None, on_nested: Callable[[Execution], None] | None = None,
+                 observer: Observer | None = None, nested: Any = None,
                  ) -> tuple[Execution, Callable[[], None]]:
         if clock not in ("virtual", "real"):
             raise ValueError(f"clock must be 'virtual' or 'real', not {clock!r}")
@@ -241,8 +241,8 @@ class StateMachine:
         registry.state_machines = {**self.state_machines, **(state_machines or {})}
         # `nesting`: how many states:startExecution tasks deep this execution runs (0 for a top-level one).
         registry.run_options = {"clock": clock, "seed": seed, "max_events": max_events, "nesting": nesting}
-        if on_nested is not None:  # told of every execution a states:startExecution task ran, at its end
-            registry.run_options["on_nested"] = on_nested
+        if nested is not None:  # a NestedExecutions (integrations/stepfunctions.py): vets and records children
+            registry.run_options["nested"] = nested
         registry.mocks = case.session() if case is not None else None
         run = Run(
             history=history,

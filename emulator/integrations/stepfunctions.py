@@ -21,7 +21,7 @@ import re
 import time
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from emulator.errors import TASK_FAILED, DefinitionError, InvalidExecutionInput, InvalidName, StatesError
 from emulator.integrations.registry import Handler, Registry, Resource, TaskRequest, register
@@ -31,6 +31,15 @@ from emulator.integrations.registry import Handler, Registry, Resource, TaskRequ
 MAX_NESTING = 100
 MAX_CAUSE_LENGTH = 32_768
 _MACHINE_ARN = re.compile(r"arn:[\w-]+:states:[\w-]+:\d+:stateMachine:(?P<name>[A-Za-z0-9_\-]+)(:[^:]+)?")
+
+
+class NestedExecutions(Protocol):
+    """Where the executions states:startExecution tasks start are known beside the local run (the
+    endpoint's store): a name taken there fails the task as AWS fails it, and an ended child is kept."""
+
+    def taken(self, execution_arn: str) -> bool: ...
+
+    def ended(self, execution: Any) -> None: ...
 
 
 def _error(code: str, message: str) -> StatesError:
@@ -135,13 +144,18 @@ def _factory(resource: Resource, registry: Registry) -> Handler | None:
             raise _error("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}' "
                                                      f"({exc.strerror or exc})") from None
         child.backends = registry.backends  # one set of open backends (outbox, catalog) for the whole run
+        known: NestedExecutions | None = options.get("nested")
+        if known is not None and params.get("Name"):
+            child_arn = f"{child.arn.replace(':stateMachine:', ':execution:')}:{params['Name']}"
+            if known.taken(child_arn):
+                raise _error("ExecutionAlreadyExists", f"Execution Already Exists: '{child_arn}'")
         started = time.monotonic()
         try:
             execution = child.run(_child_input(params.get("Input")), name=params.get("Name"), **options)
         except (InvalidExecutionInput, InvalidName) as exc:
             raise _error(exc.code, exc.message) from None
-        if (on_nested := options.get("on_nested")) is not None:
-            on_nested(execution)
+        if known is not None:
+            known.ended(execution)
         if not resource.pattern:
             return {"ExecutionArn": execution.arn, "StartDate": _millis(execution.start_date),
                     "SdkHttpMetadata": {"HttpStatusCode": 200}, "SdkResponseMetadata": {}}

@@ -142,6 +142,14 @@ def _tags_of(params: Params) -> dict[str, str]:
     return {t["key"]: str(t.get("value", "")) for t in tags}
 
 
+@dataclass(frozen=True)
+class _Children:
+    """The server's integrations.stepfunctions.NestedExecutions."""
+
+    taken: Callable[[str], bool]
+    ended: Callable[[Execution], None]
+
+
 @dataclass
 class _Page:
     offset: int
@@ -280,6 +288,8 @@ class StepFunctions:
         self.activity_poll_seconds = activity_poll_seconds
         self.store = Store(workspace)
         self.recorder = Recorder(self.store, on_ended=self._ended)
+        # What states:startExecution tasks of this server's executions start: names vetted, runs recorded.
+        self._children = _Children(self._child_taken, self._record_child)
         self._compiled: dict[str, StateMachine] = {}
         self._inline: weakref.WeakKeyDictionary[StateMachine, bool] = weakref.WeakKeyDictionary()
         self._recent: OrderedDict[str, Params] = OrderedDict()
@@ -338,7 +348,7 @@ class StepFunctions:
         if not events:
             execution, work = engine.prepare(json.loads(doc.get("input") or "{}"), name=doc["name"],
                                              clock=self.clock, seed=doc.get("_seed"), state_machines=self._nested(),
-                                             mock_config=case, on_nested=self._record_nested)
+                                             mock_config=case, nested=self._children)
         else:
             execution = self._saved_execution(doc, engine, events)
             work = prepare_resume(execution, engine, paths, clock=self.clock, seed=doc.get("_seed"),
@@ -757,7 +767,7 @@ class StepFunctions:
         # The seed is saved: an execution resumed after a restart draws the same task tokens and UUIDs.
         seed = random.getrandbits(63)
         inline = self._runs_inline(engine)
-        nested = {} if inline else {"state_machines": self._nested(), "on_nested": self._record_nested}
+        nested = {} if inline else {"state_machines": self._nested(), "nested": self._children}
         execution, work = engine.prepare(value, name=name, clock=self.clock, seed=seed, mock_config=case,
                                          **nested)  # no Task: no nesting
         extra = {**shown, "_inputText": text or "{}", "_machine": self._machine_snapshot(machine, source),
@@ -774,14 +784,17 @@ class StepFunctions:
             self._run(execution, work)
         return {"executionArn": execution_arn, "startDate": execution.start_date}
 
-    def _record_nested(self, execution: Execution) -> None:
+    def _child_taken(self, execution_arn: str) -> bool:
+        return self.recorder.live(execution_arn) is not None or self.store.get(EXECUTION, execution_arn) is not None
+
+    def _record_child(self, execution: Execution) -> None:
         """An execution a states:startExecution task ran (to its end): recorded as an execution of its
         machine, as AWS lists it, when that machine is one of this server's and the name is free."""
         try:
             machine, source, shown = self._target(execution.state_machine_arn)
         except ServiceError:  # a definitions/ file the server never had as a state machine
             return
-        if self.recorder.live(execution.arn) is not None or self.store.get(EXECUTION, execution.arn) is not None:
+        if self._child_taken(execution.arn):
             return
         extra = {**shown, "_inputText": json.dumps(execution.input, separators=(",", ":")),
                  "_machine": self._machine_snapshot(machine, source), "_type": machine["type"]}
@@ -927,7 +940,7 @@ class StepFunctions:
         engine = self._engine_for(machine, source)
         began = time.monotonic()
         nested = {} if self._runs_inline(engine) else {"state_machines": self._nested(),
-                                                        "on_nested": self._record_nested}
+                                                        "nested": self._children}
         execution = engine.run(value, name=name, clock=self.clock, **nested)
         billed = max(100, math.ceil((time.monotonic() - began) * 10) * 100)
         extra = {**shown, "_inputText": text or "{}", "_machine": self._machine_snapshot(machine, source),
