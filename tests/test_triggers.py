@@ -311,7 +311,8 @@ def test_serve_runs_the_rules_in_a_background_thread(ws: Workspace) -> None:
         Backends(ws).object_store.put("inbox", "in/served.csv", b"x\n")
         log = ws.root / "events" / "fired.jsonl"
         deadline = time.monotonic() + 30
-        while not log.is_file() and time.monotonic() < deadline:
+        # The record's line, once whole (the file may exist before its first line is written).
+        while not (log.is_file() and log.read_text().endswith("\n")) and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         stop()

@@ -128,6 +128,20 @@ def _plain_parts(key: str) -> list[str] | None:
     return parts
 
 
+@contextmanager
+def _reading(key: str) -> Iterator[None]:
+    """Reading an object's file: its OS errors as S3 words them (a vanished file, a link the store refuses)."""
+    try:
+        yield
+    except (FileNotFoundError, IsADirectoryError):
+        raise S3Error("NoSuchKey", f"The specified key does not exist: '{key}'") from None
+    except OSError as exc:
+        if _is_link_error(exc):
+            raise S3Error("InvalidRequest", f"Key '{key}' is a symbolic link; the store does not follow links") \
+                from None
+        raise
+
+
 def _is_link_error(exc: OSError) -> bool:
     return exc.errno in _LINK_ERRNOS
 
@@ -413,15 +427,8 @@ class ObjectStore:
         key = check_key(key)
         with self._root(bucket) as root, self._find(root, key) as found:
             where = self._require(found, key)
-            try:
+            with _reading(key):
                 body, info = _read(where.dir_fd, where.name)
-            except (FileNotFoundError, IsADirectoryError):
-                raise S3Error("NoSuchKey", f"The specified key does not exist: '{key}'") from None
-            except OSError as exc:
-                if _is_link_error(exc):
-                    raise S3Error("InvalidRequest", f"Key '{key}' is a symbolic link; the store does not follow "
-                                                    "links") from None
-                raise
         return body, self._object(bucket, key, info, body)
 
     @contextmanager
@@ -430,15 +437,8 @@ class ObjectStore:
         key = check_key(key)
         with self._root(bucket) as root, self._find(root, key) as found:
             where = self._require(found, key)
-            try:
+            with _reading(key):
                 fd = os.open(where.name, _READ_FLAGS, dir_fd=where.dir_fd)
-            except FileNotFoundError:
-                raise S3Error("NoSuchKey", f"The specified key does not exist: '{key}'") from None
-            except OSError as exc:
-                if _is_link_error(exc):
-                    raise S3Error("InvalidRequest", f"Key '{key}' is a symbolic link; the store does not follow "
-                                                    "links") from None
-                raise
         with os.fdopen(fd, "rb") as stream:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise S3Error("NoSuchKey", f"The specified key does not exist: '{key}'")

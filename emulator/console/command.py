@@ -13,9 +13,15 @@ import webbrowser
 
 import click
 
-from emulator.integrations import endpoint
-from emulator.server.serve import DEFAULT_HOST, DEFAULT_PORT, _bind, _url, is_loopback, make_server
-from emulator.workspace import ConfigError, Workspace
+from emulator.server.serve import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    _url,
+    is_loopback,
+    listen,
+    open_workspace,
+    run_until_stopped,
+)
 
 
 def running_console(base: str, timeout: float = 1.0) -> dict[str, object] | None:
@@ -56,22 +62,12 @@ def ui_command(host: str, port: int, workspace: str | None, real_time: bool, no_
         if not no_browser:
             webbrowser.open(f"{base}/ui/")
         return
-    root = workspace or click.get_current_context().find_root().params.get("workspace")
-    try:
-        space = Workspace(root)
-    except ConfigError as exc:
-        click.echo(f"error: config: {exc}", err=True)
-        sys.exit(2)
-    try:
-        sock = _bind(host, port)
-    except OSError as exc:
-        click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc} (and no sfn-local server "
-                   f"answers there)", err=True)
-        sys.exit(2)
-    server = make_server(space, "real" if real_time else "virtual", "warning", 60.0)
+    space = open_workspace(workspace)
+    sock = listen(host, port, " (and no sfn-local server answers there)")
+
+    def opened(server: object, url: str) -> None:
+        if not no_browser:
+            threading.Thread(target=_open_when_started, args=(server, f"{url}/ui/"), daemon=True).start()
+
     url = _url(sock, host)
-    endpoint.register(space.root, url)
-    click.echo(f"sfn-local serving on {url} (loopback only); console: {url}/ui/")
-    if not no_browser:
-        threading.Thread(target=_open_when_started, args=(server, f"{url}/ui/"), daemon=True).start()
-    server.run(sockets=[sock])
+    run_until_stopped(space, sock, host, real_time=real_time, note=f"; console: {url}/ui/", started=opened)

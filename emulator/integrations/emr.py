@@ -36,7 +36,7 @@ from typing import Any
 from emulator import background
 from emulator.backends.spark import SparkEngine
 from emulator.errors import TASK_FAILED, StatesError
-from emulator.integrations.registry import Handler, Registry, Resource, register
+from emulator.integrations.registry import Handler, Registry, Resource, backend_handler, register
 from emulator.workspace import Workspace, write_atomic
 
 Params = dict[str, Any]
@@ -536,16 +536,12 @@ def _factory(resource: Resource, registry: Registry) -> Handler | None:
         action = None if resource.pattern else _SDK.get(resource.action)
     if action is None:
         return None
+    return backend_handler(action, lambda: _emr(registry), EmrError, _error)
 
-    def handle(request: Any) -> Params:
-        params = request.payload if isinstance(request.payload, dict) else {}
-        try:
-            return action(_emr(registry), params)
-        except EmrError as exc:
-            raise StatesError(f"EMR.{exc.code}", f"{exc.message} (Service: AmazonElasticMapReduce; Status Code: 400; "
-                              f"Error Code: {exc.code})") from None
 
-    return handle
+def _error(exc: EmrError) -> StatesError:
+    return StatesError(f"EMR.{exc.code}", f"{exc.message} (Service: AmazonElasticMapReduce; Status Code: 400; "
+                       f"Error Code: {exc.code})")
 
 
 register("elasticmapreduce", _factory)

@@ -35,7 +35,7 @@ from emulator.backends.catalog import read_json, write_json
 from emulator.backends.spark import SparkEngine
 from emulator.errors import TASK_FAILED, StatesError
 from emulator.integrations.emr import _parse_spark_submit
-from emulator.integrations.registry import Handler, Registry, Resource, register
+from emulator.integrations.registry import Handler, Registry, Resource, backend_handler, register
 from emulator.workspace import Workspace
 
 Params = dict[str, Any]
@@ -301,16 +301,13 @@ def _factory(resource: Resource, registry: Registry) -> Handler | None:
         action = None if resource.pattern else _SDK.get(resource.action)
     if action is None:
         return None
+    return backend_handler(action, lambda: EmrServerless(registry.backends.workspace, registry.backends.spark),
+                           EmrServerlessError, _error)
 
-    def handle(request: Any) -> Params:
-        params = request.payload if isinstance(request.payload, dict) else {}
-        try:
-            return action(EmrServerless(registry.backends.workspace, registry.backends.spark), params)
-        except EmrServerlessError as exc:
-            raise StatesError(f"EMRServerless.{exc.code}", f"{exc.message} (Service: EMRServerless, Status Code: "
-                              f"400, Error Code: {exc.code})") from None
 
-    return handle
+def _error(exc: EmrServerlessError) -> StatesError:
+    return StatesError(f"EMRServerless.{exc.code}", f"{exc.message} (Service: EMRServerless, Status Code: 400, "
+                       f"Error Code: {exc.code})")
 
 
 register("emr-serverless", _factory)

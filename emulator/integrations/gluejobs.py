@@ -34,7 +34,7 @@ from emulator.backends import events
 from emulator.backends.spark import JobResult, SparkEngine
 from emulator.errors import TASK_FAILED, StatesError
 from emulator.glue_runtime import get_resolved_options
-from emulator.integrations.registry import Handler, Registry, Resource, register
+from emulator.integrations.registry import Handler, Registry, Resource, backend_handler, register
 from emulator.workspace import Workspace
 
 __all__ = ["GlueJobs", "get_resolved_options", "run_glue_script"]
@@ -182,16 +182,12 @@ def _factory(resource: Resource, registry: Registry) -> Handler | None:
     action = _ACTIONS.get((resource.service, resource.action, resource.pattern))
     if action is None:
         return None  # the catalog and crawler actions of aws-sdk:glue belong to integrations/glue.py
+    return backend_handler(action, lambda: GlueJobs(registry.backends.workspace, registry.backends.spark),
+                           GlueJobError, _error)
 
-    def handle(request: Any) -> Params:
-        params = request.payload if isinstance(request.payload, dict) else {}
-        try:
-            return action(GlueJobs(registry.backends.workspace, registry.backends.spark), params)
-        except GlueJobError as exc:
-            raise StatesError(f"Glue.{exc.code}", f"{exc.message} (Service: Glue, Status Code: 400, "
-                              f"Error Code: {exc.code})") from None
 
-    return handle
+def _error(exc: GlueJobError) -> StatesError:
+    return StatesError(f"Glue.{exc.code}", f"{exc.message} (Service: Glue, Status Code: 400, Error Code: {exc.code})")
 
 
 register("glue", _factory)

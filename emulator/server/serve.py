@@ -105,17 +105,8 @@ def serve_command(host: str, port: int, allow_remote: bool, workspace: str | Non
         click.echo(f"error: refusing to serve on {host}: not a loopback address, and this endpoint has no "
                    f"authentication; pass --allow-remote to serve other machines anyway", err=True)
         sys.exit(2)
-    root = workspace or click.get_current_context().find_root().params.get("workspace")
-    try:
-        space = Workspace(root)
-    except ConfigError as exc:
-        click.echo(f"error: config: {exc}", err=True)
-        sys.exit(2)
-    try:
-        sock = _bind(host, port)
-    except OSError as exc:
-        click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
-        sys.exit(2)
+    space = open_workspace(workspace)
+    sock = listen(host, port)
     if mock_config is not None:
         from emulator.integrations.mocks import MOCK_CONFIG_ENV, MockConfig, MockConfigError
 
@@ -125,22 +116,52 @@ def serve_command(host: str, port: int, allow_remote: bool, workspace: str | Non
             click.echo(f"error: --mock-config: {exc}", err=True)
             sys.exit(2)
         os.environ[MOCK_CONFIG_ENV] = str(Path(mock_config).resolve())  # where executions look it up
-    server = make_server(space, "real" if real_time else "virtual", log_level, 60.0)
+    run_until_stopped(space, sock, host, real_time=real_time, log_level=log_level)
+
+
+def open_workspace(workspace: str | None) -> Workspace:
+    """The workspace a server command serves (its option, else the sfn-local --workspace); a bad config exits 2."""
+    root = workspace or click.get_current_context().find_root().params.get("workspace")
+    try:
+        return Workspace(root)
+    except ConfigError as exc:
+        click.echo(f"error: config: {exc}", err=True)
+        sys.exit(2)
+
+
+def listen(host: str, port: int, hint: str = "") -> socket.socket:
+    """The bound socket; a port that cannot be had exits 2, with `hint` after the reason."""
+    try:
+        return _bind(host, port)
+    except OSError as exc:
+        click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}{hint}", err=True)
+        sys.exit(2)
+
+
+def run_until_stopped(space: Workspace, sock: socket.socket, host: str, *, real_time: bool, log_level: str = "warning",
+                      note: str = "", started: Callable[[uvicorn.Server, str], None] | None = None) -> None:
+    """Serve `space` on `sock` until stopped, with the project's EventBridge rules and the warm Spark service
+    running beside it; `started(server, url)` is called once it is set up (before it accepts)."""
+    clock = "real" if real_time else "virtual"
+    server = make_server(space, clock, log_level, 60.0)
+    url = _url(sock, host)
+    loopback = is_loopback(host)
     if loopback:  # Lambda handlers run by this server call it rather than a second endpoint
-        endpoint.register(space.root, _url(sock, host))
-    scope = "loopback only" if loopback else "REMOTE ACCESS ALLOWED"
-    click.echo(f"sfn-local serving on {_url(sock, host)} ({scope})")
+        endpoint.register(space.root, url)
+    click.echo(f"sfn-local serving on {url} ({'loopback only' if loopback else 'REMOTE ACCESS ALLOWED'}){note}")
+    if started is not None:
+        started(server, url)
     from emulator.watch import start_rules_thread  # EventBridge rules of sfn-local.toml, as `watch` runs them
 
     try:
-        stop_rules = start_rules_thread(space, "real" if real_time else "virtual")
+        stop_rules = start_rules_thread(space, clock)
     except ConfigError as exc:
         click.echo(f"error: config: {exc}", err=True)
         sys.exit(2)
     from emulator.backends.sparkservice import advertise  # `run` on this workspace uses this server's warm Spark
 
     try:
-        with advertise(space, _url(sock, host)):
+        with advertise(space, url):
             server.run(sockets=[sock])
     finally:
         stop_rules()
