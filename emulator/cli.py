@@ -273,14 +273,27 @@ def main() -> None:
         _fail(f"internal error: {type(exc).__name__}: {exc} (set SFN_LOCAL_DEBUG=1 for the traceback)", 3)
 
 
+# The options of commands that start an execution (`run`, `debug`), in the order help lists them.
+_EXECUTION_OPTIONS = (
+    click.option("--input", "input_", default=None, help="Execution input: JSON text, or @file.json."),
+    click.option("--name", default=None, help="Execution name (default: a UUID)."),
+    click.option("--real-time", is_flag=True, help="Sleep for real in Wait states and retry back-off."),
+    click.option("--seed", type=int, default=None, help="Seed for States.UUID, States.MathRandom and jitter."),
+    click.option("--handler", "handlers", multiple=True, metavar="NAME_OR_ARN=module:function",
+                 help="Back a Task resource (or Lambda function name) with a Python function. Repeatable."),
+)
+
+
+def execution_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --input, --name, --real-time, --seed and --handler to a command."""
+    for option in reversed(_EXECUTION_OPTIONS):
+        command = option(command)
+    return command
+
+
 @cli.command("run")
 @click.argument("definition")
-@click.option("--input", "input_", default=None, help="Execution input: JSON text, or @file.json.")
-@click.option("--name", default=None, help="Execution name (default: a UUID).")
-@click.option("--real-time", is_flag=True, help="Sleep for real in Wait states and retry back-off.")
-@click.option("--seed", type=int, default=None, help="Seed for States.UUID, States.MathRandom and jitter.")
-@click.option("--handler", "handlers", multiple=True, metavar="NAME_OR_ARN=module:function",
-              help="Back a Task resource (or Lambda function name) with a Python function. Repeatable.")
+@execution_options
 @click.option("--json", "as_json", is_flag=True, help="Print the execution as JSON (DescribeExecution's shape).")
 @click.option("--history", "show_history", is_flag=True, help="Also print the execution history.")
 @click.option("--mock-config", default=None, metavar="FILE",

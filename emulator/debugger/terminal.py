@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.syntax import Syntax
 
-from emulator.cli import _load_machine, _read_input
+from emulator.cli import _load_machine, _read_input, execution_options
 from emulator.debugger.session import DebuggerError, Finished, Session, Stop, describe_path
 
 # Lines of a value shown before it is folded (`--full` shows the rest).
@@ -257,12 +257,7 @@ def _integer(text: str) -> int:
 
 @click.command("debug")
 @click.argument("definition")
-@click.option("--input", "input_", default=None, help="Execution input: JSON text, or @file.json.")
-@click.option("--name", default=None, help="Execution name (default: a UUID).")
-@click.option("--real-time", is_flag=True, help="Sleep for real in Wait states and retry back-off.")
-@click.option("--seed", type=int, default=None, help="Seed for States.UUID, States.MathRandom and jitter.")
-@click.option("--handler", "handlers", multiple=True, metavar="NAME_OR_ARN=module:function",
-              help="Back a Task resource (or Lambda function name) with a Python function. Repeatable.")
+@execution_options
 @click.option("--break", "breaks", multiple=True, metavar="'STATE [if CONDITION]'",
               help="Stop when STATE starts (and CONDITION holds on its input). Repeatable.")
 @click.option("--break-on-error/--no-break-on-error", default=True,

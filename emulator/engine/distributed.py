@@ -36,7 +36,6 @@ from emulator.engine.variables import Variables
 from emulator.errors import (
     EXCEED_TOLERATED_FAILURE_THRESHOLD,
     ITEM_READER_FAILED,
-    QUERY_EVALUATION_ERROR,
     RESULT_WRITER_FAILED,
     RUNTIME,
     StatesError,
@@ -158,18 +157,15 @@ class Plan:
     Iterating gives each item's input (ItemSelector applied), lazily; `len()` is the count when the
     items came from the state input (a reader's count is known only once it has been read)."""
 
-    def __init__(self, open_items: Callable[[], Iterator[Any]], known: int | None, concurrency: int,
-                 tolerated_count: int | None, tolerated_pct: float | None, batching: Batching | None,
-                 writer: Writer | None) -> None:
+    def __init__(self, open_items: Callable[[], Iterator[Any]], known: int | None, requested_concurrency: int,
+                 batching: Batching | None, writer: Writer | None, items: list[Any] | None) -> None:
         self.open_items = open_items
         self.known = known
-        self.concurrency = concurrency
-        self.tolerated_count = tolerated_count
-        self.tolerated_pct = tolerated_pct
+        self.requested_concurrency = requested_concurrency  # MaxConcurrency as given (0: the default)
+        self.concurrency = requested_concurrency or DEFAULT_MAX_CONCURRENCY
         self.batching = batching
         self.writer = writer
-        self.items: list[Any] | None = None  # the items, when they came from the state input
-        self.requested_concurrency = concurrency  # MaxConcurrency as given (0: the default)
+        self.items = items  # the items, when they came from the state input
 
     def __iter__(self) -> Iterator[Any]:
         return self.open_items()
@@ -178,49 +174,9 @@ class Plan:
         return self.known or 0
 
 
-def run_map(interp: Interpreter, state: MapState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
-    """A Distributed Map state: MapStateStarted, a map run per attempt (Retry), MapStateSucceeded/Failed."""
-    effective = interp._input(state, data, env)
-    try:
-        plan = _plan(interp, state, data, effective, env)
-    except StatesError as err:
-        if err.error != QUERY_EVALUATION_ERROR:
-            raise
-        interp._locate(err, state, env.entered_event, branch)
-        interp.event(branch, "MapStateFailed")
-        raise
-    # As an inline Map: AWS reads the tolerated failures once the Map has started (a bad one fails the
-    # execution after MapStateStarted, with no MapStateFailed).
-    interp.event(branch, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(plan)})
-    plan.tolerated_count, plan.tolerated_pct = interp._tolerance(state, data, effective, env)
-    if interp.observer is not None:  # the data-flow stages an inline Map reports (TestState, the debugger)
-        if plan.items is not None and not state.jsonata:
-            interp._stage(state, env, "afterItemsPath", plan.items)
-        interp._stage(state, env, "maxConcurrency", plan.requested_concurrency)
-        for name, value in (("toleratedFailureCount", plan.tolerated_count),
-                            ("toleratedFailurePercentage", plan.tolerated_pct)):
-            if value is not None:
-                interp._stage(state, env, name, value)
-
-    attempts = [0]
-
-    def attempt() -> Any:
-        if attempts[0]:  # each retry starts the Map again
-            interp.event(branch, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(plan)})
-        attempts[0] += 1
-        return interp._map_run(state, plan, branch, plan.concurrency, True, plan.tolerated_count,
-                               plan.tolerated_pct)
-
-    try:
-        results = interp._with_retry(state, branch, env, attempt)
-    except StatesError:
-        interp.event(branch, "MapStateFailed")
-        raise
-    interp.event(branch, "MapStateSucceeded")
-    return interp._output(state, data, results, env), state.next
-
-
-def _plan(interp: Interpreter, state: MapState, data: Any, effective: Any, env: Env) -> Plan:
+def plan(interp: Interpreter, state: MapState, data: Any, effective: Any, env: Env) -> Plan:
+    """What a Distributed Map state runs: its items (from the input or the ItemReader, read on each attempt),
+    concurrency, batching and result writer; the interpreter runs it (`Interpreter._map`)."""
     if state.reader is None:
         items, inputs, concurrency = interp._map_items(state, data, effective, env)
         known: int | None = len(items)
@@ -237,10 +193,8 @@ def _plan(interp: Interpreter, state: MapState, data: Any, effective: Any, env: 
             for index, item in enumerate(read()):
                 yield interp._item_input(state, data, effective, index, item, env)
 
-    plan = Plan(open_items, known, concurrency or DEFAULT_MAX_CONCURRENCY, None, None,
-                _batching(interp, state, data, effective, env), _writer(interp, state, data, effective, env))
-    plan.items, plan.requested_concurrency = listed, concurrency
-    return plan
+    return Plan(open_items, known, concurrency, _batching(interp, state, data, effective, env),
+                _writer(interp, state, data, effective, env), listed)
 
 
 def _render(interp: Interpreter, state: MapState, template: Any, data: Any, effective: Any, env: Env) -> Any:

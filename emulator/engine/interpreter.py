@@ -744,11 +744,15 @@ class Interpreter:
 
     # -- Map ------------------------------------------------------------------------------
     def _map(self, state: MapState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
-        if state.distributed:
-            return distributed.run_map(self, state, data, branch, env)
         effective = self._input(state, data, env)
+        plan: distributed.Plan | None = None
         try:
-            items, inputs, concurrency = self._map_items(state, data, effective, env)
+            if state.distributed:  # items read (or listed) lazily, run as child executions
+                plan = distributed.plan(self, state, data, effective, env)
+                items, inputs, concurrency, length = plan.items, plan, plan.requested_concurrency, len(plan)
+            else:
+                items, inputs, concurrency = self._map_items(state, data, effective, env)
+                length = len(items)
         except StatesError as err:
             if err.error != QUERY_EVALUATION_ERROR:
                 raise
@@ -756,10 +760,12 @@ class Interpreter:
             self._locate(err, state, env.entered_event, branch)
             self.event(branch, "MapStateFailed")
             raise
-        self.event(branch, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
+        # AWS reads the tolerated failures once the Map has started: a bad value fails the execution after
+        # MapStateStarted, with no MapStateFailed.
+        self.event(branch, "MapStateStarted", "mapStateStartedEventDetails", {"length": length})
         tolerated_count, tolerated_pct = self._tolerance(state, data, effective, env)
         if self.observer is not None:
-            if not state.jsonata:
+            if items is not None and not state.jsonata:
                 self._stage(state, env, "afterItemsPath", items)
             self._stage(state, env, "maxConcurrency", concurrency)
             if tolerated_count is not None:
@@ -772,8 +778,10 @@ class Interpreter:
         def attempt() -> list[Any]:
             # Each retry of a Map starts it again; AWS reports MapStateFailed only at the end.
             if attempts[0]:
-                self.event(branch, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
+                self.event(branch, "MapStateStarted", "mapStateStartedEventDetails", {"length": length})
             attempts[0] += 1
+            if plan is not None:
+                return self._map_run(state, plan, branch, plan.concurrency, True, tolerated_count, tolerated_pct)
             return self._iterate(state, inputs, branch, concurrency, tolerant, tolerated_count, tolerated_pct)
 
         try:
