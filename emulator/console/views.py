@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from emulator.engine.report import root_cause
-from emulator.engine.trace import Trace
+from emulator.engine.trace import Trace, parse_text
 
 STATUS_PRIORITY = ("running", "failed", "caught", "retried", "cancelled", "succeeded")
 
@@ -44,15 +44,6 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     return value
-
-
-def _parse(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def _details(event: dict[str, Any]) -> dict[str, Any]:
@@ -143,11 +134,11 @@ def _visits(history: list[dict[str, Any]], definition: dict[str, Any] | None, ru
         for event in events:
             kind, details = event["type"], _details(event)
             if kind in _SCHEDULED or kind in _CONTAINER_STARTED:
-                attempts.append({"started": event["timestamp"], "parameters": _parse(
+                attempts.append({"started": event["timestamp"], "parameters": parse_text(
                     details.get("parameters", details.get("input"))), "resource": details.get("resource"),
                     "resourceType": details.get("resourceType")})
             elif kind in _SUCCEEDED and attempts:
-                attempts[-1].update(ended=event["timestamp"], result=_parse(details.get("output")))
+                attempts[-1].update(ended=event["timestamp"], result=parse_text(details.get("output")))
             elif kind in _FAILED:
                 error = {"error": details.get("error"), "cause": details.get("cause")}
                 if attempts and "ended" not in attempts[-1]:
@@ -185,7 +176,7 @@ def _children(visits: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if attempt.get("resourceType") != "states" or not str(attempt.get("resource", "")).startswith(
                     "startExecution"):
                 continue
-            seen = attempt.get("result") if "result" in attempt else _parse(attempt.get("cause"))
+            seen = attempt.get("result") if "result" in attempt else parse_text(attempt.get("cause"))
             if isinstance(seen, dict) and seen.get("ExecutionArn"):
                 found.append({"state": visit["name"], "label": visit["label"], "executionArn": seen["ExecutionArn"],
                               "status": seen.get("Status") or ("RUNNING" if "ended" not in attempt else None)})
@@ -198,7 +189,7 @@ def execution_view(describe: dict[str, Any], definition_text: str | None,
     definition, the visits, each state's status, the root cause, parent and child executions."""
     describe = jsonable(describe)
     history = jsonable(history)
-    definition = _parse(definition_text) if definition_text else None
+    definition = parse_text(definition_text) if definition_text else None
     definition = definition if isinstance(definition, dict) else None
     running = describe.get("status") == "RUNNING"
     visits = _visits(history, definition, running)
@@ -211,7 +202,7 @@ def execution_view(describe: dict[str, Any], definition_text: str | None,
         "events": history, "owners": {str(k): v for k, v in _owners(history).items() if v is not None},
         "children": _children(visits), "rootCause": None, "parent": None,
     }
-    started_by = _parse(describe.get("input"))
+    started_by = parse_text(describe.get("input"))
     if isinstance(started_by, dict) and isinstance(started_by.get(_PARENT_KEY), str):
         view["parent"] = started_by[_PARENT_KEY]
     if any(e["type"] in _ENDED for e in history):
@@ -236,7 +227,7 @@ def visit_stages(describe: dict[str, Any], definition_text: str | None, history:
     from emulator.teststate import test_state
 
     describe, history = jsonable(describe), jsonable(history)
-    definition = _parse(definition_text) if definition_text else None
+    definition = parse_text(definition_text) if definition_text else None
     if not isinstance(definition, dict):
         return {"stages": {}, "note": "the definition is not available"}
     visits = _visits(history, definition, describe.get("status") == "RUNNING")
@@ -253,7 +244,7 @@ def visit_stages(describe: dict[str, Any], definition_text: str | None, history:
         if event["id"] >= visit_id:
             break
         for name, text in (_details(event).get("assignedVariables") or {}).items():
-            variables[name] = _parse(text)
+            variables[name] = parse_text(text)
     mock: dict[str, Any] | None = None
     if visit["type"] == "Task":
         last = visit["attempts"][-1] if visit["attempts"] else {}
@@ -264,7 +255,7 @@ def visit_stages(describe: dict[str, Any], definition_text: str | None, history:
         else:
             return {"stages": visit["stages"], "note": "the task has not ended"}
     context = {"Execution": {"Id": describe.get("executionArn"), "Name": describe.get("name"),
-                             "Input": _parse(describe.get("input")), "RoleArn": describe.get("roleArn")},
+                             "Input": parse_text(describe.get("input")), "RoleArn": describe.get("roleArn")},
                "StateMachine": {"Id": describe.get("stateMachineArn")},
                "State": {"Name": visit["name"]}}
     try:
@@ -273,5 +264,5 @@ def visit_stages(describe: dict[str, Any], definition_text: str | None, history:
     except Exception as exc:  # a definition TestState refuses: show what was recorded, and why
         return {"stages": visit["stages"], "note": f"stages could not be rebuilt: {exc}"}
     inspection = answer.get("inspectionData") or {}
-    return {"stages": {key: _parse(value) if isinstance(value, str) else value for key, value in inspection.items()},
+    return {"stages": {key: parse_text(value) for key, value in inspection.items()},
             "status": answer.get("status"), "note": None}

@@ -36,7 +36,8 @@ class Visit:
     order: tuple[tuple[int, int], ...] = ()
 
 
-def _parse(text: Any) -> Any:
+def parse_text(text: Any) -> Any:
+    """An event's JSON text as its value (text that is not JSON stays text)."""
     if not isinstance(text, str):
         return text
     try:
@@ -85,7 +86,7 @@ class Trace:
             kind = event["type"]
             if kind.endswith("StateEntered"):
                 details = event["stateEnteredEventDetails"]
-                visit = Visit(details["name"], kind[: -len("StateEntered")], "", _parse(details.get("input")),
+                visit = Visit(details["name"], kind[: -len("StateEntered")], "", parse_text(details.get("input")),
                               event["id"])
                 visit.label, visit.order = self._place(visit.name, event["id"])
                 by_entered[event["id"]] = owner[event["id"]] = visit
@@ -94,7 +95,7 @@ class Trace:
                 details = event["stateExitedEventDetails"]
                 visit = self._entered(event["id"], details["name"], by_entered)
                 if visit is not None:
-                    visit.exited, visit.output = True, _parse(details.get("output"))
+                    visit.exited, visit.output = True, parse_text(details.get("output"))
             elif kind.startswith(_TASK_EVENTS):
                 visit = self._owner(event, owner)
                 if visit is None:
@@ -226,7 +227,7 @@ class ExecutionAssertions:
                 continue
             details = next(iter(v for k, v in event.items() if k.endswith("EventDetails")), {})
             if _matches(service, details, event["type"]):
-                found.append((event["id"], _parse(details.get("parameters", details.get("input")))))
+                found.append((event["id"], parse_text(details.get("parameters", details.get("input")))))
         return [request for _, request in sorted(found, key=lambda f: f[0])]
 
     def assert_succeeded(self) -> None:
