@@ -52,6 +52,7 @@ Params = dict[str, Any]
 
 POLL_FIRST_SECONDS = 0.05
 POLL_MAX_SECONDS = 5.0
+_CHECK_SECONDS = 0.05  # how often a virtual-clock poll wait looks at StopExecution / TimeoutSeconds
 
 _clients: dict[tuple[Any, ...], Any] = {}
 _clients_lock = threading.Lock()
@@ -349,11 +350,14 @@ def _wait(request: TaskRequest, seconds: float, real_clock: bool) -> None:
     """Let `seconds` pass on the execution's clock while AWS works (real time either way: the job is real)."""
     if real_clock:
         request.context.sleep(seconds)  # honours StopExecution, TimeoutSeconds and HeartbeatSeconds
-    else:
-        # The virtual clock runs with the wall clock while nothing jumps it: wait for real, then let the
-        # execution check its limits without moving time on.
+        return
+    # The virtual clock runs with the wall clock while nothing jumps it: wait for real, in slices after
+    # each of which the execution checks its limits without moving time on, so a stop or a timeout is
+    # seen within a slice rather than at the next poll (up to POLL_MAX_SECONDS later).
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
         with request.context.idle():  # AWS's work is outside virtual time: sibling branches' waits may end
-            time.sleep(seconds)
+            time.sleep(min(left, _CHECK_SECONDS))
         request.context.sleep(1e-9)
 
 
