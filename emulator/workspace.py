@@ -46,7 +46,8 @@ class Config:
     lambdas: dict[str, str] = field(default_factory=dict)
     # Where each service's Task calls go: {"default": "local", "glue": "aws", ...}
     targets: dict[str, str] = field(default_factory=dict)
-    # The Spark session's settings: master ("local[*]", "spark://host:7077") or remote ("sc://host:15002"), conf
+    # The Spark session's settings: master ("local[*]", "spark://host:7077") or remote ("sc://host:15002"), conf,
+    # storage (the URI under which the cluster sees the buckets' folders)
     spark: dict[str, Any] = field(default_factory=dict)
     # EventBridge rules: name -> PutRule/PutTargets fields (EventPattern, ScheduleExpression, State, Targets, ...)
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -74,7 +75,11 @@ GLUE_JOB_KEYS = ("ScriptLocation", "JobMode", "JobRunQueuingEnabled", "Descripti
                  "NotificationProperty", "GlueVersion", "NumberOfWorkers", "WorkerType", "CodeGenConfigurationNodes",
                  "ExecutionClass", "SourceControlDetails", "MaintenanceWindow")
 GLUE_COMMAND_KEYS = ("Name", "ScriptLocation", "PythonVersion", "Runtime")
-SPARK_KEYS = ("master", "remote", "conf")
+SPARK_KEYS = ("master", "remote", "conf", "storage")
+# A Spark Connect endpoint: sc://host[:port][/;param=value;...] (Spark's own connection string).
+SPARK_REMOTE_URL = re.compile(r"sc://[^\s/:;]+(:\d+)?(/(;[^\s;=]+=[^\s;]*)*)?")
+# Where a cluster sees the buckets: <storage>/<bucket> (file:///shared/lake, hdfs://nn:8020/lake); not s3 itself.
+SPARK_STORAGE_URI = re.compile(r"(?!s3a?://)[a-z][a-z0-9+.-]*://\S*")
 RULE_KEYS = ("EventPattern", "ScheduleExpression", "State", "Description", "RoleArn", "Tags", "EventBusName",
              "Targets")
 RULE_TARGET_KEYS = ("Id", "Arn", "RoleArn", "Input", "InputPath", "InputTransformer", "KinesisParameters",
@@ -437,9 +442,15 @@ def _check_http(p: _Problems, section: dict[str, Any]) -> None:
 
 def _check_spark(p: _Problems, spark: dict[str, Any]) -> None:
     p.keys(("spark",), spark, SPARK_KEYS)
-    for key in ("master", "remote"):
-        if key in spark:
-            p.expect(_is_text(spark[key]), ("spark", key), "a string", spark[key])
+    if "master" in spark:
+        p.expect(_is_text(spark["master"]), ("spark", "master"), "a string", spark["master"])
+    if "remote" in spark:
+        p.expect(isinstance(spark["remote"], str) and SPARK_REMOTE_URL.fullmatch(spark["remote"]) is not None,
+                 ("spark", "remote"), "a Spark Connect URL \"sc://host:port\"", spark["remote"])
+    if "storage" in spark:
+        p.expect(isinstance(spark["storage"], str) and SPARK_STORAGE_URI.fullmatch(spark["storage"]) is not None,
+                 ("spark", "storage"), "the URI the cluster sees the buckets' folders under (\"file:///...\", "
+                 "\"hdfs://host:port/...\")", spark["storage"])
     if "master" in spark and "remote" in spark:
         p.add(("spark", "remote"), "give master (a Spark cluster) or remote (Spark Connect), not both")
     conf = _table(p, ("spark", "conf"), spark.get("conf", {}), "a table of \"spark.key\" = value")

@@ -102,7 +102,7 @@ def test_a_glue_run_returns_the_session_to_the_pool_at_its_end(ws: Workspace, tm
 @pytest.mark.parametrize(("section", "message"), [
     ({"master": "yarn"}, '[spark] master: expected "local[N]" or "spark://host:port", got string \'yarn\''),
     ({"master": 7}, "[spark] master: expected"),
-    ({"remote": "sc://127.0.0.1:15002"}, "[spark] remote: Spark Connect is not supported"),
+    ({"remote": "127.0.0.1:15002"}, "[spark] remote: expected a Spark Connect URL"),
     ({"conf": "x=1"}, "[spark] conf: expected a table"),
     ({"conf": {"spark.x": [1]}}, "[spark] conf.spark.x: expected a string, number or boolean"),
     ({"masters": "local[1]"}, "[spark] masters: unknown key"),

@@ -19,7 +19,17 @@ ViewFileSystemOverloadScheme with, per bucket, a mount table whose fallback is t
 directory. Mounts are set before each job for every bucket the store knows plus every bucket
 named in the job's arguments or source, so buckets created after the session started work too.
 On a standalone cluster the executors read those directories too, so its workers must share this
-machine's filesystem (loopback); a `conf` of `spark.hadoop.fs.s3a.impl` etc. maps s3 elsewhere.
+machine's filesystem (loopback), or `storage = "file:///shared/lake"` (any Hadoop URI) names where
+the cluster sees them (bucket b is <storage>/b); a `conf` of `spark.hadoop.fs.s3a.impl` etc. maps s3 elsewhere.
+
+`remote = "sc://host:15002"` runs the jobs on a Spark Connect server instead: the warm session is a
+Connect session (no JVM in this process), a job's `SparkSession.builder.getOrCreate()` returns it,
+and `SparkContext.getOrCreate()` returns a stand-in (`ConnectContext`) so Glue's boilerplate
+`GlueContext(SparkContext.getOrCreate())` runs; what needs the JVM (RDDs, `sc._jsc`) fails naming the
+call. The mount tables and `spark.hadoop.*` settings become the session's own conf (Spark copies a
+session's SQL conf into the Hadoop conf of its file reads and writes). Between clusters the session
+is released and a new one opened; its conf applies runtime settings only (static ones are the server's).
+The status tracker is JVM-only, so the progress display shows no Spark stages.
 
 Limits, because one JVM and one Python process serve every job: concurrent jobs run in parallel
 threads but share the session's runtime conf (a `--conf` of one job is visible to the other while
@@ -47,6 +57,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 import xml.etree.ElementTree as ElementTree
 from collections import UserList
 from collections.abc import Iterable
@@ -55,7 +66,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emulator.backends.objectstore import ObjectStore, S3Error
-from emulator.workspace import Config, ConfigError, Workspace, flock_file
+from emulator.workspace import (
+    SPARK_KEYS,
+    SPARK_REMOTE_URL,
+    SPARK_STORAGE_URI,
+    Config,
+    ConfigError,
+    Workspace,
+    flock_file,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -113,6 +132,12 @@ class SparkSettings:
 
     master: str = DEFAULT_MASTER
     conf: tuple[tuple[str, str], ...] = field(default=())
+    remote: str | None = None  # a Spark Connect URL: the session is a Connect session, `master` unused
+    storage: str | None = None  # the URI the cluster sees the buckets' folders under
+
+    @property
+    def where(self) -> str:
+        return self.remote or self.master
 
 
 class SparkBusyError(RuntimeError):
@@ -125,19 +150,27 @@ def _shown(value: Any) -> str:
 
 
 def spark_settings(config: Config, master: str | None = None) -> SparkSettings:
-    """`[spark]` checked: `master` ("local[N]" or "spark://host:port"), `conf` (a table of Spark conf).
-    `master` (the caller's) and SFN_LOCAL_SPARK_MASTER take precedence over the file's master."""
+    """`[spark]` checked: `master` ("local[N]" or "spark://host:port") or `remote` ("sc://host:port"), `conf`
+    (a table of Spark conf), `storage`. `master` (the caller's) takes precedence over the file's master and
+    remote; SFN_LOCAL_SPARK_MASTER over the file's master only (a remote names a server on purpose)."""
     where = f"{config.source}: [spark]" if config.source else "[spark]"
     section = config.spark or {}
-    unknown = sorted(set(section) - {"master", "remote", "conf"})
+    unknown = sorted(set(section) - set(SPARK_KEYS))
     if unknown:
-        raise ConfigError(f"{where} {unknown[0]}: unknown key (expected master, remote or conf)")
-    if "remote" in section:
-        raise ConfigError(f"{where} remote: Spark Connect is not supported yet (its client needs grpcio, "
-                          f"grpcio-status, googleapis-common-protos and pandas); use master = \"spark://host:7077\"")
+        raise ConfigError(f"{where} {unknown[0]}: unknown key (expected master, remote, conf or storage)")
+    remote, storage = section.get("remote"), section.get("storage")
+    if remote is not None and not (isinstance(remote, str) and SPARK_REMOTE_URL.fullmatch(remote)):
+        raise ConfigError(f"{where} remote: expected a Spark Connect URL \"sc://host:port\", got {_shown(remote)}")
+    if remote is not None and "master" in section:
+        raise ConfigError(f"{where} remote: give master (a Spark cluster) or remote (Spark Connect), not both")
+    if storage is not None and not (isinstance(storage, str) and SPARK_STORAGE_URI.fullmatch(storage)):
+        raise ConfigError(f"{where} storage: expected the URI the cluster sees the buckets' folders under "
+                          f"(\"file:///...\", \"hdfs://host:port/...\"), got {_shown(storage)}")
     chosen, origin = section.get("master", DEFAULT_MASTER), f"{where} master"
     if master:
-        chosen, origin = master, "SparkEngine(master=...)"
+        chosen, origin, remote = master, "SparkEngine(master=...)", None
+    elif remote is not None:
+        chosen = DEFAULT_MASTER
     elif os.environ.get(MASTER_ENV):
         chosen, origin = os.environ[MASTER_ENV], MASTER_ENV
     if not isinstance(chosen, str) or not _MASTER.fullmatch(chosen):
@@ -150,7 +183,7 @@ def spark_settings(config: Config, master: str | None = None) -> SparkSettings:
         if not isinstance(value, str | int | float | bool):
             raise ConfigError(f"{where} conf.{key}: expected a string, number or boolean, got {_shown(value)}")
         pairs.append((key, str(value).lower() if isinstance(value, bool) else str(value)))
-    return SparkSettings(chosen, tuple(sorted(pairs)))
+    return SparkSettings(chosen, tuple(sorted(pairs)), remote, storage)
 
 
 class _ThreadLocalArgv(UserList):
@@ -210,7 +243,7 @@ _session: SparkSession | None = None
 _settings: SparkSettings | None = None  # what the running session was started with
 _hadoop_baseline: dict[str, tuple[str, bool]] = {}  # the session's Hadoop conf as started, restored between clusters
 _py_file_paths: set[str] = set()  # --py-files entries of jobs since the session was last cleared
-_leases: set[str] = set()
+_leases: dict[str, SparkSettings | None] = {}  # owner → the settings its workspace asks for (None: unreadable)
 _remote_jobs: dict[tuple[Path, str], Any] = {}  # (workspace, job group) → the serving process running it
 _jobs_running = 0
 _saved_stdio: tuple[Any, Any, Any] | None = None
@@ -259,7 +292,8 @@ class SparkEngine:
 
     @property
     def master(self) -> str:
-        return self.settings().master
+        """Where the session runs: the master URL, or the Spark Connect URL with `remote`."""
+        return self.settings().where
 
     def settings(self) -> SparkSettings:
         """This workspace's `[spark]` settings; a bad key raises ConfigError naming it."""
@@ -271,18 +305,28 @@ class SparkEngine:
         global _session, _settings, started_in, _hadoop_baseline
         settings = self.settings()
         with _lock:
-            if _session is not None and _session.sparkContext._jsc is not None and _settings != settings:
-                if _leases or _jobs_running:
+            if _session is not None and _alive(_session) and _settings != settings:
+                if _jobs_running or any(wanted != settings for wanted in _leases.values()):
                     raise SparkBusyError(
-                        f"this process's Spark session runs on {_settings.master if _settings else '?'} for other "
-                        f"jobs; the [spark] settings of {self.workspace.root} need another one (master "
-                        f"{settings.master}); one process runs one Spark session at a time")
+                        f"this process's Spark session runs on {_settings.where if _settings else '?'} for other "
+                        f"jobs; the [spark] settings of {self.workspace.root} need another one "
+                        f"({settings.where}); one process runs one Spark session at a time")
+                starting = dict(_leases)  # clusters starting on the new settings (their lease comes first) keep theirs
                 stop_session()
-            if _session is None or _session.sparkContext._jsc is None:
-                began = time.monotonic()
+                _leases.update(starting)
+            if _session is not None and _alive(_session):
+                return _session
+            began = time.monotonic()
+            if settings.remote:
+                _session, _settings, _hadoop_baseline = _connect(settings), settings, {}
+                _guard_stop()
+            else:
                 from pyspark.sql import SparkSession
 
                 conf = self._conf(settings)
+                # UDF workers run `python3` from PATH unless told: this interpreter has the project's packages
+                # (pyarrow, which Arrow-optimised UDFs need once pandas is installed).
+                os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
                 builder = SparkSession.builder.master(settings.master).appName("sfn-local")
                 for key, value in {**conf, **self._quiet_jvm(settings.master, conf)}.items():
                     builder = builder.config(key, value)
@@ -291,7 +335,7 @@ class SparkEngine:
                 _guard_stop()
                 _settings = settings
                 _hadoop_baseline = _hadoop_properties(_session)
-                started_in = time.monotonic() - began
+            started_in = time.monotonic() - began
             return _session
 
     @staticmethod
@@ -341,13 +385,17 @@ class SparkEngine:
 
     def acquire(self, owner: str) -> None:
         """Keep the session for `owner` (an EMR cluster) until `release`: it is not cleared meanwhile."""
+        try:
+            wanted = self.settings()
+        except ConfigError:  # the session cannot start for it: the owner's warm-up reports the config error
+            wanted = None
         with _lock:
-            _leases.add(owner)
+            _leases[owner] = wanted
 
     def release(self, owner: str) -> None:
         """Drop `owner`'s lease; with no lease and no job left, the session goes back to the pool, cleared."""
         with _lock:
-            _leases.discard(owner)
+            _leases.pop(owner, None)
             _return_to_pool()
 
     def stop(self) -> None:
@@ -360,20 +408,25 @@ class SparkEngine:
             service.cancel(job_group)
             return
         with _lock:
-            if _session is not None:
+            if _session is not None and _is_connect(_session):
+                _session.interruptTag(job_group)
+            elif _session is not None:
                 _session.sparkContext.cancelJobGroup(job_group)
 
     # -- paths ------------------------------------------------------------------------------
     def mount(self, buckets: Iterable[str]) -> None:
-        """Point s3://<bucket>/ and s3a://<bucket>/ at the buckets' local directories."""
-        conf = self.session().sparkContext._jsc.hadoopConfiguration()
+        """Point s3://<bucket>/ and s3a://<bucket>/ at the buckets' local directories (or `<storage>/<bucket>`)."""
+        session = self.session()
+        storage = self.settings().storage
+        conf = session.conf if _is_connect(session) else session.sparkContext._jsc.hadoopConfiguration()
         with _lock:
             for bucket in buckets:
                 try:
                     root = self.object_store.bucket_root(bucket)
                 except S3Error:
                     continue  # not a valid bucket name: Hadoop will report the path as not found
-                conf.set(f"fs.viewfs.mounttable.{bucket}.linkFallback", root.resolve().as_uri())
+                target = f"{storage.rstrip('/')}/{bucket}" if storage else root.resolve().as_uri()
+                conf.set(f"fs.viewfs.mounttable.{bucket}.linkFallback", target)
 
     def resolve(self, location: str) -> Path:
         """A script or --py-files entry given as a local path or an s3:// URI."""
@@ -460,8 +513,13 @@ class SparkEngine:
         began = time.monotonic()
         state, error = "SUCCEEDED", None
         printed: str | None = None  # what the job printed before it raised
+        connect = _is_connect(session)
         try:
-            if job_group:
+            if connect:
+                _make_current(session)
+            if job_group and connect:
+                session.addTag(job_group)
+            elif job_group:
                 session.sparkContext.setJobGroup(job_group, f"sfn-local {job_group}", interruptOnCancel=True)
             code = compile(source, str(script), "exec")
             exec(code, {"__name__": "__main__", "__file__": str(script), "__builtins__": builtins})
@@ -475,7 +533,9 @@ class SparkEngine:
         finally:
             seconds = time.monotonic() - began
             del _local.argv, _local.log
-            if job_group:
+            if job_group and connect:
+                session.removeTag(job_group)
+            elif job_group:
                 session.sparkContext.setLocalProperty("spark.jobGroup.id", None)
             self._restore_conf(session, applied)
         log_file = self._write_log(job_group or f"{script.stem}-{int(time.time() * 1000)}", log.getvalue())
@@ -499,7 +559,7 @@ class SparkEngine:
         """Set what the running session can take; static settings (executor memory, ...) are noted and skipped.
         Returns the previous values (`spark.hadoop.*` keys included) for `_restore_conf`."""
         previous: dict[str, str | None] = {}
-        hadoop = session.sparkContext._jsc.hadoopConfiguration()
+        hadoop = session.conf if _is_connect(session) else session.sparkContext._jsc.hadoopConfiguration()
         for key, value in conf.items():
             if key.startswith("spark.hadoop."):
                 previous[key] = hadoop.get(key.removeprefix("spark.hadoop."))
@@ -515,7 +575,7 @@ class SparkEngine:
 
     @staticmethod
     def _restore_conf(session: SparkSession, previous: dict[str, str | None]) -> None:
-        hadoop = session.sparkContext._jsc.hadoopConfiguration()
+        hadoop = session.conf if _is_connect(session) else session.sparkContext._jsc.hadoopConfiguration()
         for key, old in previous.items():
             name = key.removeprefix("spark.hadoop.")
             if name != key:
@@ -536,15 +596,103 @@ def _hadoop_properties(session: SparkSession) -> dict[str, tuple[str, bool]]:
             for prop in ElementTree.fromstring(writer.toString()).iter("property")}
 
 
+def _is_connect(session: Any) -> bool:
+    return type(session).__module__.startswith("pyspark.sql.connect")
+
+
+def _alive(session: Any) -> bool:
+    if _is_connect(session):
+        return not getattr(session, "is_stopped", False)
+    return session.sparkContext._jsc is not None
+
+
+def _connect(settings: SparkSettings) -> SparkSession:
+    """A new Spark Connect session on `settings.remote`, made the process's default, with the emulator's
+    runtime conf (the mount tables' schemes, spark.sql.*) and the workspace's set on it."""
+    assert settings.remote is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # pyspark's notice about the installed pandas version
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+    # PySpark's functions and builders pick their Connect implementation from these variables;
+    # SPARK_REMOTE also makes a job's `SparkSession.builder.getOrCreate()` return this session.
+    os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
+    os.environ["SPARK_REMOTE"] = settings.remote
+    session = ConnectSession.builder.remote(settings.remote).create()
+    _make_current(session)
+    conf = {key: value for key, value in _SESSION_CONF.items() if key.startswith(("spark.sql.", "spark.hadoop."))}
+    for key, value in {**conf, **dict(settings.conf)}.items():
+        try:
+            session.conf.set(key.removeprefix("spark.hadoop."), value)  # a session's conf reaches its Hadoop conf
+        except Exception:  # static settings (executor memory, ...) are the server's own, as with spark-submit --conf
+            continue
+    return session
+
+
+def _make_current(session: SparkSession) -> None:
+    """The Connect session `getOrCreate()` / `getActiveSession()` return: the default, and this thread's."""
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    ConnectSession._default_session = session
+    ConnectSession._active_session.session = session
+
+
+def _really_stop(session: SparkSession) -> None:
+    _local.stopping = True
+    try:
+        session.stop()
+    finally:
+        _local.stopping = False
+
+
+class ConnectContext:
+    """What `SparkContext.getOrCreate()` returns to a job on a Spark Connect session: enough for Glue's
+    `GlueContext(SparkContext.getOrCreate())`; what needs the driver's JVM fails naming the call."""
+
+    def __init__(self, remote: str) -> None:
+        self.master = remote
+
+    def setLogLevel(self, level: str) -> None:
+        """The server's log level is the server's: nothing to set from a client."""
+
+    def stop(self) -> None:
+        """The warm session outlives the job, as in local mode."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # protocol probes (copy, pickle, ...) get the usual answer
+            raise AttributeError(name)
+        raise ConnectUnsupportedError(f"SparkContext.{name} is not available on a Spark Connect session "
+                                      f"([spark] remote = \"{self.master}\"): use the SparkSession and DataFrame API")
+
+
+class ConnectUnsupportedError(RuntimeError):
+    """A job asked a Spark Connect session for what only a local JVM has (SparkContext, RDDs)."""
+
+
 def _return_to_pool() -> None:
     """Clear the session's Spark state once nothing uses it (called under _lock); the JVM stays up.
     A session that cannot be cleared (its JVM died, ...) is stopped: the next job starts a new one."""
-    if _leases or _jobs_running or _session is None or _session.sparkContext._jsc is None:
+    if _leases or _jobs_running or _session is None or not _alive(_session):
         return
     try:
-        _clear(_session)
+        if _is_connect(_session):
+            _clear_connect(_session)
+        else:
+            _clear(_session)
     except Exception:
         stop_session()
+
+
+def _clear_connect(old: SparkSession) -> None:
+    """`_clear` on a Connect session: the server-wide state dropped, then a new server-side session."""
+    global _session
+    old.catalog.clearCache()
+    for table in old.catalog.listTables("global_temp"):
+        if table.isTemporary and table.namespace == ["global_temp"]:
+            old.catalog.dropGlobalTempView(table.name)
+    _really_stop(old)  # releases the server's session: its temp views, UDFs, conf and mounts go with it
+    assert _settings is not None and _settings.remote is not None
+    _session = _connect(_settings)
+    _forget_py_files()
 
 
 def _clear(old: SparkSession) -> None:
@@ -577,6 +725,10 @@ def _clear(old: SparkSession) -> None:
             hadoop.set(key, _hadoop_baseline[key][0])
     for key in _hadoop_baseline.keys() - current.keys():
         hadoop.set(key, _hadoop_baseline[key][0])
+    _forget_py_files()
+
+
+def _forget_py_files() -> None:
     for name, module in list(sys.modules.items()):
         where = getattr(module, "__file__", None) or ""
         if any(where == path or where.startswith(path.rstrip("/") + "/") for path in _py_file_paths) \
@@ -642,6 +794,8 @@ def _guard_stop() -> None:
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
+    if _settings is not None and _settings.remote:
+        _guard_connect()
     if getattr(SparkSession.stop, "_sfn_local_guard", False):
         return
     real_session_stop, real_context_stop = SparkSession.stop, SparkContext.stop
@@ -659,8 +813,32 @@ def _guard_stop() -> None:
     SparkContext.stop = context_stop  # type: ignore[method-assign]
 
 
+def _guard_connect() -> None:
+    """`_guard_stop` for Connect sessions; and `SparkContext.getOrCreate()` gives a ConnectContext in jobs."""
+    from pyspark import SparkContext
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    if getattr(ConnectSession.stop, "_sfn_local_guard", False):
+        return
+    real_stop, real_get_or_create = ConnectSession.stop, SparkContext.getOrCreate.__func__
+
+    def session_stop(self: Any) -> None:
+        if getattr(_local, "stopping", False) or self is not _session:
+            real_stop(self)
+
+    def get_or_create(cls: type[SparkContext], conf: Any = None) -> Any:
+        if _session is not None and _is_connect(_session) and _settings is not None and _settings.remote:
+            return ConnectContext(_settings.remote)
+        return real_get_or_create(cls, conf)
+
+    session_stop._sfn_local_guard = True  # type: ignore[attr-defined]
+    ConnectSession.stop = session_stop  # type: ignore[method-assign]
+    SparkContext.getOrCreate = classmethod(get_or_create)  # type: ignore[method-assign, assignment]
+
+
 def stop_session() -> None:
-    """Stop the warm session and shut its JVM down, so no java process outlives it."""
+    """Stop the warm session and shut its JVM down, so no java process outlives it (a Connect session is
+    released on its server; the server itself runs on)."""
     global _session, _settings
     with _lock:
         if _session is None:
@@ -671,12 +849,12 @@ def stop_session() -> None:
         _py_file_paths.clear()
         _leases.clear()  # what they kept no longer exists; a cluster still up gets a new session for its next step
 
-        _local.stopping = True
-        try:
-            _session.stop()
-        finally:
-            _local.stopping = False
+        connect = _is_connect(_session)
+        _really_stop(_session)
         _session = None
+        if connect:  # PySpark in this process is classic again (a later session may be local)
+            os.environ.pop("SPARK_REMOTE", None)
+            os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
         gateway = SparkContext._gateway
         if gateway is not None:
             process = getattr(gateway, "proc", None)

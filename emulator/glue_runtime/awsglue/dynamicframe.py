@@ -16,6 +16,8 @@ How this DynamicFrame differs from Glue's, which keeps a schema per record:
   its array's rows with a 64-bit id (Glue's ids are small integers).
 - `map` and `filter` hand the function each record as a plain dict (nested dicts for structs).
 - In `join`, a field of the second frame named like a field of the first is dropped (the first's wins).
+- On a Spark Connect session (`[spark] remote`) `map`, `filter`, `unbox` and `getNumPartitions`, which
+  need RDDs, fail with NotAvailableLocallyError naming the call; the DataFrame-based rest works.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from typing import Any
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StructField, StructType
+
+from emulator.glue_runtime import NotAvailableLocallyError
 
 # Kinds a string value can read as, for choice resolution (Glue's choice members).
 _KINDS = ("int", "long", "double", "boolean", "string")
@@ -149,9 +153,17 @@ def _relationalize(df: DataFrame, name: str, out: dict[str, DataFrame]) -> None:
         _relationalize(child.withColumnRenamed("val", f"{array}.val"), f"{name}_{array}", out)
 
 
-def _records(df: DataFrame) -> Any:
+def _rdd(df: DataFrame, call: str) -> Any:
+    """The frame's RDD; a Spark Connect session (`[spark] remote`) has none, so `call` fails naming itself."""
+    if type(df).__module__.startswith("pyspark.sql.connect"):
+        raise NotAvailableLocallyError(f"DynamicFrame.{call}",
+                                       "it needs RDDs, which a Spark Connect session ([spark] remote) does not have")
+    return df.rdd
+
+
+def _records(df: DataFrame, call: str) -> Any:
     """The frame's rows as dicts (on Spark's Python workers)."""
-    return df.rdd.map(lambda row: row.asDict(recursive=True))
+    return _rdd(df, call).map(lambda row: row.asDict(recursive=True))
 
 
 class DynamicFrame:
@@ -189,7 +201,7 @@ class DynamicFrame:
             print(json.dumps(row.asDict(recursive=True), default=str))
 
     def getNumPartitions(self) -> int:
-        return self._df.rdd.getNumPartitions()
+        return _rdd(self._df, "getNumPartitions").getNumPartitions()
 
     def errorsCount(self) -> int:
         return 0
@@ -321,19 +333,19 @@ class DynamicFrame:
         if format != "json":
             raise ValueError(f"unbox: format {format!r} is not supported locally (json is)")
         column = _column(self._df, path)
-        texts = self._df.select(column.alias("v")).where(F.col("v").isNotNull()).rdd.map(lambda row: row[0])
+        texts = _rdd(self._df.select(column.alias("v")).where(F.col("v").isNotNull()), "unbox").map(lambda row: row[0])
         schema = self._df.sparkSession.read.json(texts).schema
         return self._new(self._set(self._df, path, F.from_json(column, schema)))
 
     # -- records ------------------------------------------------------------------------------
     def filter(self, f: Callable[[dict[str, Any]], bool], transformation_ctx: str = "", **_: Any) -> DynamicFrame:
-        kept = _records(self._df).filter(lambda record: bool(f(record)))
+        kept = _records(self._df, "filter").filter(lambda record: bool(f(record)))
         return self._new(self._df.sparkSession.createDataFrame(kept, self._df.schema))
 
     def map(self, f: Callable[[dict[str, Any]], dict[str, Any]], transformation_ctx: str = "",
             **_: Any) -> DynamicFrame:
         """Apply `f` to every record; the result's schema is inferred from what `f` returns."""
-        texts = _records(self._df).map(lambda record: json.dumps(f(record), default=str))
+        texts = _records(self._df, "map").map(lambda record: json.dumps(f(record), default=str))
         return self._new(self._df.sparkSession.read.json(texts))
 
     def join(self, paths1: list[str], paths2: list[str], frame2: DynamicFrame, transformation_ctx: str = "",
