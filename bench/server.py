@@ -1,16 +1,21 @@
 """The HTTP endpoint beside moto server: round trips, StartSyncExecution latency, a warm pipeline.
 
-    python bench/server.py [--executions 300] [--clients 4] [--threads 4] [--raw] [--no-moto] [--no-spark]
+    python bench/server.py [--executions 2000] [--clients 2] [--connections 16] [--boto3-clients 4]
+                           [--threads 4] [--no-boto3] [--no-moto] [--no-spark]
 
-Prints, for `sfn-local serve` and moto server (both started here as subprocesses on loopback,
-driven by the same client code):
+Prints, for `sfn-local serve` and moto server (both started here as subprocesses on loopback, driven by
+the same client code, moto given a tenth of the executions):
 - StartExecution → SUCCEEDED round trips per second for a 3-state machine (start, then
-  DescribeExecution until it is no longer RUNNING), from --clients client processes of --threads
-  threads each, each process with its own boto3 client (one Python process cannot drive more than a
-  few hundred boto3 calls a second): the executions of all of them over the time from the first
-  start to the last end, with the server process's CPU time per execution (the figure the machine's
-  load changes least); --raw adds the same over plain http.client requests (no boto3), labelled;
-- p50/p99 latency of StartSyncExecution on an EXPRESS machine;
+  DescribeExecution until it is no longer RUNNING): the executions of all client processes over the time
+  from the first start to the last end, median of 3 runs. Two clients, labelled:
+  "raw HTTP client": --clients processes, each driving --connections keep-alive connections from one
+  thread with pre-formatted, SigV4-signed AWS JSON requests (what botocore sends, without its cost); it
+  costs far less CPU than either server, so the figure is the server's. "boto3 client": --boto3-clients
+  processes of --threads threads with boto3 clients; boto3 costs ~2 ms of client CPU a call, so on a
+  small machine this figure is the client's.
+  Each line gives the clients' CPU per round trip and the server process's CPU per execution (the figure
+  the machine's load changes least), and the load average; then the ratio to moto for each client;
+- p50/p99 latency of StartSyncExecution on an EXPRESS machine (boto3);
 - the car-rental pipeline (EMR steps on Spark, crawler, Athena) run twice through the same
   `serve`: the first run starts the JVM, the second should find it warm (--no-spark skips it).
 Load average is printed first: a figure taken on a busy machine says so.
@@ -19,10 +24,13 @@ Load average is printed first: a figure taken on a busy machine says so.
 from __future__ import annotations
 
 import argparse
-import http.client
+import hashlib
+import heapq
+import hmac
 import json
 import multiprocessing
 import os
+import selectors
 import shutil
 import socket
 import statistics
@@ -34,6 +42,8 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +52,10 @@ from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLE = "arn:aws:iam::123456789012:role/bench"
+REGION, SERVICE, ACCESS_KEY, SECRET_KEY = "us-east-1", "states", "bench", "bench"
+JSON_1_0 = "application/x-amz-json-1.0"
+SIGNED_HEADERS = "content-type;host;x-amz-date;x-amz-target"
+RAW, BOTO3 = "raw HTTP client", "boto3 client"
 
 THREE_STATES = {"StartAt": "A", "States": {
     "A": {"Type": "Pass", "Result": {"n": 1}, "ResultPath": "$.a", "Next": "B"},
@@ -70,47 +84,164 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], seconds: float = 60.0) 
 
 
 def _client(url: str) -> Any:
-    return boto3.client("stepfunctions", endpoint_url=url, region_name="us-east-1", aws_access_key_id="bench",
-                        aws_secret_access_key="bench",
+    return boto3.client("stepfunctions", endpoint_url=url, region_name=REGION, aws_access_key_id=ACCESS_KEY,
+                        aws_secret_access_key=SECRET_KEY,
                         config=Config(inject_host_prefix=False, max_pool_connections=64, retries={"max_attempts": 0}))
 
 
-# Unchecked by either server, but moto server finds the service in it.
-_AUTHORIZATION = ("AWS4-HMAC-SHA256 Credential=bench/20240101/us-east-1/states/aws4_request, "
-                  "SignedHeaders=host, Signature=0")
+def _hmac(key: bytes, text: str) -> bytes:
+    return hmac.new(key, text.encode(), hashlib.sha256).digest()
 
 
-class _RawClient:
-    """The two calls a round trip makes, as plain AWS JSON 1.0 requests over http.client (no boto3):
-    what the server answers when the client costs next to nothing."""
+class _Signer:
+    """Signature Version 4 for the two AWS JSON calls, as botocore signs them (same headers signed), at a
+    fraction of its cost: neither server checks signatures, but the requests are what a real client sends."""
 
-    def __init__(self, url: str) -> None:
-        self.host, self.port = url.removeprefix("http://").rsplit(":", 1)
-        self.local = threading.local()
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.day = ""
+        self.key = b""
 
-    def _call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
-        connection = getattr(self.local, "connection", None)
-        if connection is None:
-            connection = self.local.connection = http.client.HTTPConnection(self.host, int(self.port), timeout=30)
-        connection.request("POST", "/", json.dumps(params), {
-            "X-Amz-Target": f"AWSStepFunctions.{action}", "Content-Type": "application/x-amz-json-1.0",
-            "Authorization": _AUTHORIZATION})
-        response = connection.getresponse()
-        body = json.loads(response.read())
-        if response.status != 200:
-            raise SystemExit(f"{action} answered {response.status}: {body}")
-        return body
+    def request(self, target: str, body: bytes) -> bytes:
+        """The whole HTTP request: POST / with the AWS JSON 1.0 headers, signed."""
+        amz_date = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        day = amz_date[:8]
+        if day != self.day:  # the signing key changes once a day
+            key = _hmac(f"AWS4{SECRET_KEY}".encode(), day)
+            for part in (REGION, SERVICE, "aws4_request"):
+                key = _hmac(key, part)
+            self.day, self.key = day, key
+        scope = f"{day}/{REGION}/{SERVICE}/aws4_request"
+        canonical = (f"POST\n/\n\ncontent-type:{JSON_1_0}\nhost:{self.host}\nx-amz-date:{amz_date}\n"
+                     f"x-amz-target:{target}\n\n{SIGNED_HEADERS}\n{hashlib.sha256(body).hexdigest()}")
+        to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        signature = hmac.new(self.key, to_sign.encode(), hashlib.sha256).hexdigest()
+        return (f"POST / HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: {JSON_1_0}\r\nX-Amz-Date: {amz_date}\r\n"
+                f"X-Amz-Target: {target}\r\nAuthorization: AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/{scope}, "
+                f"SignedHeaders={SIGNED_HEADERS}, Signature={signature}\r\nContent-Length: {len(body)}\r\n\r\n"
+                ).encode() + body
 
-    def start_execution(self, **params: Any) -> dict[str, Any]:
-        return self._call("StartExecution", params)
 
-    def describe_execution(self, **params: Any) -> dict[str, Any]:
-        return self._call("DescribeExecution", params)
+def _response(buffer: bytearray) -> tuple[int, bytes, bool] | None:
+    """The response at the start of `buffer` once it is whole (then taken off it): (status, body, whether the
+    server closes the connection after it: moto's werkzeug server does after every response)."""
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    lines = bytes(buffer[:end]).decode("latin-1").lower().split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    fields = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
+    close = lines[0].startswith("http/1.0") or fields.get("connection", "").strip() == "close"
+    if "content-length" in fields:
+        total = end + 4 + int(fields["content-length"])
+        if len(buffer) < total:
+            return None
+        body = bytes(buffer[end + 4:total])
+        del buffer[:total]
+        return status, body, close
+    if fields.get("transfer-encoding", "").strip() != "chunked":
+        raise RuntimeError("a response with neither Content-Length nor chunked encoding")
+    body, at = bytearray(), end + 4
+    while True:
+        line_end = buffer.find(b"\r\n", at)
+        if line_end < 0:
+            return None
+        size = int(bytes(buffer[at:line_end]).split(b";")[0], 16)
+        if len(buffer) < line_end + 2 + size + 2:
+            return None
+        body += buffer[line_end + 2:line_end + 2 + size]
+        at = line_end + 2 + size + 2
+        if size == 0:
+            del buffer[:at]
+            return status, bytes(body), close
 
 
-def _round_trips(client: Any, arn: str, executions: int, threads: int) -> tuple[float, float]:
-    """Start `executions` executions from `threads` threads, each then described until it left RUNNING;
-    returns (first start, last end) on the monotonic clock, which all processes of this machine share."""
+class _Connection:
+    """One client connection of the raw client: its socket (None between a close and the next request), what
+    it has read, the execution it follows and the call it waits for."""
+
+    __slots__ = ("arn", "buffer", "call", "sock")
+
+    def __init__(self) -> None:
+        self.sock: socket.socket | None = None
+        self.buffer = bytearray()
+        self.arn = ""
+        self.call = ""
+
+
+def _raw_round_trips(url: str, arn: str, executions: int, connections: int) -> tuple[float, float]:
+    """`executions` round trips over `connections` keep-alive connections driven by one thread (a selector):
+    StartExecution, then DescribeExecution (again 2 ms later while RUNNING) until SUCCEEDED. Returns (first
+    start, last end) on the monotonic clock."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    signer = _Signer(f"{host}:{port}")
+    selector = selectors.DefaultSelector()
+    timers: list[tuple[float, int, _Connection]] = []
+    started = ended = 0
+
+    def send(conn: _Connection, call: str, params: dict[str, Any]) -> None:
+        if conn.sock is None:
+            conn.sock = socket.create_connection((host, int(port)))
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            selector.register(conn.sock, selectors.EVENT_READ, conn)
+        conn.call = call
+        conn.sock.sendall(signer.request(f"AWSStepFunctions.{call}", json.dumps(params).encode()))
+
+    def start(conn: _Connection) -> None:
+        nonlocal started
+        if started < executions:
+            started += 1
+            send(conn, "StartExecution", {"stateMachineArn": arn, "name": uuid.uuid4().hex,
+                                          "input": json.dumps({"i": started})})
+
+    def answered(conn: _Connection, status: int, body: bytes) -> None:
+        nonlocal ended
+        answer = json.loads(body)
+        if status != 200:
+            raise RuntimeError(f"{conn.call} answered {status}: {answer}")
+        if conn.call == "StartExecution":
+            conn.arn = answer["executionArn"]
+            send(conn, "DescribeExecution", {"executionArn": conn.arn})
+        elif answer["status"] == "RUNNING":
+            heapq.heappush(timers, (time.monotonic() + 0.002, id(conn), conn))
+        elif answer["status"] != "SUCCEEDED":
+            raise RuntimeError(f"execution {conn.arn} ended {answer['status']}")
+        else:
+            ended += 1
+            start(conn)
+
+    begin = time.monotonic()
+    pool = [_Connection() for _ in range(min(connections, executions))]
+    for conn in pool:
+        start(conn)
+    while ended < executions:
+        for key, _ in selector.select(max(0.0, timers[0][0] - time.monotonic()) if timers else None):
+            conn = key.data
+            data = conn.sock.recv(65536)
+            if not data:
+                raise RuntimeError("the server closed a connection before answering")
+            conn.buffer += data
+            while (whole := _response(conn.buffer)) is not None:
+                status, body, close = whole
+                if close:
+                    selector.unregister(conn.sock)
+                    conn.sock.close()
+                    conn.sock = None
+                    conn.buffer.clear()
+                answered(conn, status, body)
+        while timers and timers[0][0] <= time.monotonic():
+            conn = heapq.heappop(timers)[2]
+            send(conn, "DescribeExecution", {"executionArn": conn.arn})
+    for conn in pool:
+        if conn.sock is not None:
+            conn.sock.close()
+    selector.close()
+    return begin, time.monotonic()
+
+
+def _boto3_round_trips(url: str, arn: str, executions: int, threads: int) -> tuple[float, float]:
+    """The same round trips through boto3 clients, from `threads` threads (one connection each)."""
+    client = _client(url)
 
     def one(i: int) -> None:
         started = client.start_execution(stateMachineArn=arn, name=uuid.uuid4().hex, input=json.dumps({"i": i}))
@@ -118,7 +249,7 @@ def _round_trips(client: Any, arn: str, executions: int, threads: int) -> tuple[
             status = client.describe_execution(executionArn=started["executionArn"])["status"]
             if status != "RUNNING":
                 if status != "SUCCEEDED":
-                    raise SystemExit(f"execution {started['executionArn']} ended {status}")
+                    raise RuntimeError(f"execution {started['executionArn']} ended {status}")
                 return
             time.sleep(0.002)
 
@@ -128,33 +259,50 @@ def _round_trips(client: Any, arn: str, executions: int, threads: int) -> tuple[
     return begin, time.monotonic()
 
 
-def _client_process(url: str, arn: str, raw: bool, executions: int, threads: int, runs: int,
+def _client_process(kind: str, url: str, arn: str, executions: int, width: int, runs: int,
                     barrier: Any, results: Any) -> None:
     """One client process: warm up, then for each run start with the others (the barrier) and report
-    (first start, last end), or the error that stopped it."""
+    (first start, last end, this process's CPU seconds), or the error that stopped it."""
+    trips = _raw_round_trips if kind == RAW else _boto3_round_trips
     try:
-        client = _RawClient(url) if raw else _client(url)
-        _round_trips(client, arn, min(10, executions), threads)  # connections, caches
+        trips(url, arn, min(10, executions), width)  # connections, caches
         for _ in range(runs):
             barrier.wait()
-            results.put(_round_trips(client, arn, executions, threads))
+            cpu = time.process_time()
+            begin, end = trips(url, arn, executions, width)
+            results.put((begin, end, time.process_time() - cpu))
     except BaseException as exc:
         barrier.abort()
         results.put(f"{type(exc).__name__}: {exc}")
 
 
-def _rates(url: str, arn: str, raw: bool, executions: int, clients: int, threads: int,
-           runs: int = 3) -> tuple[list[float], int]:
-    """Executions per second of each run (all clients' executions over the time from the first start to
-    the last end), and how many executions ran in all (warm-up included)."""
+@dataclass
+class _Figures:
+    """One client kind's runs against one server."""
+
+    rates: list[float]  # executions per second, each run
+    client_ms: float  # the client processes' CPU per round trip (median of the runs)
+    server_ms: float | None  # the server process's CPU per execution, warm-up included
+    load: float  # the 1-minute load average after the runs
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(self.rates)
+
+
+def _rates(kind: str, url: str, pid: int, arn: str, executions: int, clients: int, width: int,
+           runs: int = 3) -> _Figures:
+    """Executions per second of each run: all clients' executions over the time from the first start to the
+    last end; with the clients' CPU per round trip and the server's per execution."""
     context = multiprocessing.get_context("spawn")  # a boto3 client must not cross a fork
     barrier, results = context.Barrier(clients + 1), context.Queue()
     share = max(1, executions // clients)
-    procs = [context.Process(target=_client_process, args=(url, arn, raw, share, threads, runs, barrier, results),
+    procs = [context.Process(target=_client_process, args=(kind, url, arn, share, width, runs, barrier, results),
                              daemon=True) for _ in range(clients)]
+    before = _cpu_seconds(pid)
     for proc in procs:
         proc.start()
-    rates = []
+    rates, client_ms = [], []
     try:
         for _ in range(runs):
             try:
@@ -165,13 +313,17 @@ def _rates(url: str, arn: str, raw: bool, executions: int, clients: int, threads
             spans = [results.get(timeout=600) for _ in procs]
             if failed := [span for span in spans if isinstance(span, str)]:
                 raise SystemExit(f"a client process failed: {failed[0]}")
-            rates.append(share * clients / (max(end for _, end in spans) - min(begin for begin, _ in spans)))
+            rates.append(share * clients / (max(end for _, end, _ in spans) - min(begin for begin, _, _ in spans)))
+            client_ms.append(sum(cpu for _, _, cpu in spans) / (share * clients) * 1000)
     finally:
         for proc in procs:
             proc.join(10)
             if proc.is_alive():
                 proc.kill()
-    return rates, clients * (runs * share + min(10, share))
+    after = _cpu_seconds(pid)
+    done = clients * (runs * share + min(10, share))
+    server_ms = None if before is None or after is None else (after - before) / done * 1000
+    return _Figures(rates, statistics.median(client_ms), server_ms, os.getloadavg()[0])
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -181,13 +333,6 @@ def _cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _per_execution(pid: int, before: float | None, executions: int) -> str:
-    after = _cpu_seconds(pid)
-    if before is None or after is None:
-        return ""
-    return f", server CPU {(after - before) / executions * 1000:.2f} ms per execution"
 
 
 def _sync_latencies(client: Any, arn: str, count: int) -> list[float] | None:
@@ -211,33 +356,42 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def _measure(name: str, url: str, pid: int, executions: int, clients: int, threads: int,
-             raw: bool) -> dict[str, Any]:
-    """The figures for one server (process `pid`); the server's CPU time per execution is what the
-    machine's load does not change much."""
+@dataclass(frozen=True)
+class _Load:
+    """How hard to drive a server: executions per run, and the processes and connections of each client kind."""
+
+    executions: int
+    clients: int
+    connections: int
+    boto3_clients: int
+    threads: int
+    boto3: bool
+
+
+def _line(name: str, kind: str, figures: _Figures) -> str:
+    server = "" if figures.server_ms is None else f", server CPU {figures.server_ms:.2f} ms/execution"
+    return (f"  {name:<16} {figures.rate:>7,.0f} executions/s, {kind:<15} (runs: "
+            f"{', '.join(f'{r:,.0f}' for r in figures.rates)}); client CPU {figures.client_ms:.2f} ms/round trip"
+            f"{server}; load {figures.load:.1f}")
+
+
+def _measure(name: str, url: str, pid: int, load: _Load) -> dict[str, _Figures]:
+    """The figures for one server (process `pid`), by client kind; StartSyncExecution's latency printed."""
     client = _client(url)
     standard = client.create_state_machine(name=f"bench-{int(time.time() * 1000)}", definition=json.dumps(THREE_STATES),
                                            roleArn=ROLE)["stateMachineArn"]
     express = client.create_state_machine(name=f"bench-x-{int(time.time() * 1000)}",
                                           definition=json.dumps(THREE_STATES), roleArn=ROLE,
                                           type="EXPRESS")["stateMachineArn"]
-    before = _cpu_seconds(pid)
-    rates, done = _rates(url, standard, False, executions, clients, threads)
-    cpu = _per_execution(pid, before, done)
+    figures = {RAW: _rates(RAW, url, pid, standard, load.executions, load.clients, load.connections)}
+    print(_line(name, RAW, figures[RAW]))
+    if load.boto3:
+        figures[BOTO3] = _rates(BOTO3, url, pid, standard, load.executions, load.boto3_clients, load.threads)
+        print(_line(name, BOTO3, figures[BOTO3]))
     latencies = _sync_latencies(client, express, 200)
-    figures: dict[str, Any] = {"rate": statistics.median(rates)}
-    line = (f"  {name:<16} {figures['rate']:>9,.0f} executions/s boto3, load {os.getloadavg()[0]:.1f} "
-            f"(runs: {', '.join(f'{r:,.0f}' for r in rates)}){cpu}")
     if latencies:
-        figures["p50"], figures["p99"] = _percentile(latencies, 0.5), _percentile(latencies, 0.99)
-        line += f"   StartSyncExecution p50 {figures['p50'] * 1000:.1f} ms, p99 {figures['p99'] * 1000:.1f} ms"
-    print(line)
-    if raw:
-        before = _cpu_seconds(pid)
-        raw_rates, done = _rates(url, standard, True, executions, clients, threads)
-        print(f"  {name:<16} {statistics.median(raw_rates):>9,.0f} executions/s raw http.client (no boto3), load "
-              f"{os.getloadavg()[0]:.1f} (runs: {', '.join(f'{r:,.0f}' for r in raw_rates)})"
-              f"{_per_execution(pid, before, done)}")
+        print(f"  {name:<16} StartSyncExecution p50 {_percentile(latencies, 0.5) * 1000:.1f} ms, "
+              f"p99 {_percentile(latencies, 0.99) * 1000:.1f} ms (boto3)")
     return figures
 
 
@@ -299,35 +453,41 @@ def _with_server(start: Callable[[int], subprocess.Popen[bytes] | None], body: C
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--executions", type=int, default=300)
-    parser.add_argument("--clients", type=int, default=4, help="client processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads in each client process")
-    parser.add_argument("--raw", action="store_true", help="also drive the servers with plain http.client requests")
+    parser.add_argument("--executions", type=int, default=2000, help="executions per run (moto: a tenth)")
+    parser.add_argument("--clients", type=int, default=2, help="raw HTTP client processes")
+    parser.add_argument("--connections", type=int, default=16, help="connections of each raw client process")
+    parser.add_argument("--boto3-clients", type=int, default=4, help="boto3 client processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads of each boto3 client process")
+    parser.add_argument("--no-boto3", action="store_true", help="leave out the boto3 client's figures")
     parser.add_argument("--no-moto", action="store_true")
     parser.add_argument("--no-spark", action="store_true")
     args = parser.parse_args()
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; "
-          f"{args.executions} executions x 3 runs, {args.clients} client processes x {args.threads} threads")
+    ours_load = _Load(args.executions, args.clients, args.connections, args.boto3_clients, args.threads,
+                      not args.no_boto3)
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; {args.executions} executions x 3 runs; "
+          f"{RAW}: {args.clients} processes x {args.connections} connections; {BOTO3}: {args.boto3_clients} "
+          f"processes x {args.threads} threads")
     with tempfile.TemporaryDirectory() as tmp:
         ours = _with_server(lambda port: _serve(Path(tmp) / "ws", port),
-                            lambda url, pid: _measure("sfn-local serve", url, pid, args.executions, args.clients,
-                                                      args.threads, args.raw))
+                            lambda url, pid: _measure("sfn-local serve", url, pid, ours_load))
         theirs = None
         if not args.no_moto:
-            def moto_body(url: str, pid: int) -> dict[str, Any]:
+            def moto_body(url: str, pid: int) -> dict[str, _Figures]:
                 # moto runs definitions only when asked (its default answers SUCCEEDED without running them).
                 import urllib.request
                 request = urllib.request.Request(f"{url}/moto-api/config", method="POST",
                                                  data=json.dumps({"stepfunctions": {"execute_state_machine": True}})
                                                  .encode(), headers={"Content-Type": "application/json"})
                 urllib.request.urlopen(request, timeout=10).read()
-                return _measure("moto server", url, pid, max(4 * args.clients, args.executions // 10),
-                                args.clients, args.threads, args.raw)
+                executions = max(4 * max(args.clients, args.boto3_clients), args.executions // 10)
+                return _measure("moto server", url, pid, _Load(executions, args.clients, args.connections,
+                                                               args.boto3_clients, args.threads, not args.no_boto3))
 
             theirs = _with_server(_moto, moto_body)
         if theirs:
-            print(f"  sfn-local / moto: {ours['rate'] / theirs['rate']:.1f}x executions/s "
-                  "(target >= 10x and >= 1,000/s)")
+            for kind, figures in ours.items():
+                print(f"  sfn-local / moto, {kind}: {figures.rate / theirs[kind].rate:.1f}x executions/s "
+                      f"(target >= 10x and >= 1,000/s)")
         if not args.no_spark:
             _with_server(lambda port: _serve(Path(tmp) / "ws-spark", port), lambda url, _: _pipeline_twice(url))
 

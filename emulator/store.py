@@ -349,15 +349,23 @@ def execution_document(execution: Execution, extra: dict[str, Any], running: boo
     return {**doc, **extra}
 
 
+# What became of a claim (Live.claim): not committed yet, committed, refused (its ARN was taken), lost to a
+# failed commit; a tracked execution (resumed, redriven) is no claim.
+PENDING, HELD, REFUSED, FAILED, TRACKED = "pending", "held", "refused", "failed", "tracked"
+
+
 class Live:
-    """A running execution a Recorder writes: how many of its events are durable, and what to show beside it."""
+    """A running execution a Recorder writes: how many of its events are durable, what to show beside it
+    and, for a new execution, what became of its claim."""
 
-    __slots__ = ("execution", "extra", "saved_events")
+    __slots__ = ("claim", "execution", "extra", "saved_events")
 
-    def __init__(self, execution: Execution, extra: dict[str, Any], saved_events: int = 0) -> None:
+    def __init__(self, execution: Execution, extra: dict[str, Any], saved_events: int = 0,
+                 claim: str = TRACKED) -> None:
         self.execution = execution
         self.extra = extra
         self.saved_events = saved_events
+        self.claim = claim
 
 
 class StoreUnavailable(Exception):
@@ -382,7 +390,6 @@ class Recorder:
         self._claims: list[tuple[dict[str, Any], Live]] = []
         self._docs: list[dict[str, Any]] = []
         self._events: list[tuple[str, Sequence[dict[str, Any]], Sequence[BranchPath] | None]] = []
-        self._refused: set[str] = set()
         self._requested = 0  # commits asked for (tickets)
         self._committed = 0  # the tickets served
         # The last failed commit: the tickets it was to serve (after, up to] and why it failed.
@@ -402,7 +409,16 @@ class Recorder:
         """Record a new execution RUNNING, durably, unless its ARN is taken (None then: ExecutionAlreadyExists).
         An execution that already ended (run before its claim: one without side effects) is recorded ended,
         with all its events, in the same commit."""
-        live = Live(execution, extra)
+        live = self.propose(execution, extra)
+        if live is None:
+            return None
+        self.sync()
+        return live if self.confirm(live) else None
+
+    def propose(self, execution: Execution, extra: dict[str, Any]) -> Live | None:
+        """claim's first half: the claim queued for the next commit (None when the ARN runs here already).
+        After a commit that began later (`sync`), `confirm` says whether it held."""
+        live = Live(execution, extra, claim=PENDING)
         ended = execution._done.is_set()
         with self._cond:
             if execution.arn in self._lives:
@@ -412,14 +428,23 @@ class Recorder:
                 self._events.append((execution.arn, execution.history, execution.history_paths))
                 live.saved_events = len(execution.history)
             self._lives[execution.arn] = live
-        self.sync()
-        with self._cond:
-            if execution.arn in self._refused:
-                self._refused.discard(execution.arn)
-                return None
-        if not ended:  # an ended one is committed already: nothing for the writer thread to do
-            self._ensure_thread()
         return live
+
+    def confirm(self, live: Live) -> bool:
+        """Whether a proposed claim was committed (False: its ARN was taken); StoreUnavailable when the commit
+        holding it failed. Call after a sync that began after `propose`. A tracked execution's record is
+        committed already."""
+        with self._cond:
+            claim, failure = live.claim, self._failure
+        if claim == FAILED:
+            raise StoreUnavailable(f"cannot write {self.store.path}: {failure[2] if failure else 'unknown error'}")
+        if claim == PENDING:
+            raise RuntimeError(f"{live.execution.arn}: confirmed before a commit took its claim")
+        if claim == REFUSED:
+            return False
+        if not live.execution._done.is_set():  # an ended one is committed already: nothing for the writer thread
+            self._ensure_thread()
+        return True
 
     def track(self, execution: Execution, extra: dict[str, Any], saved_events: int) -> Live:
         """Record an execution that goes on (resumed, redriven) whose first `saved_events` events are saved."""
@@ -506,6 +531,7 @@ class Recorder:
                 with self._cond:
                     self._failure = (after, target, exc)
                     for doc, live in claims:
+                        live.claim = FAILED
                         if self._lives.get(doc["executionArn"]) is live:
                             del self._lives[doc["executionArn"]]
             with self._cond:
@@ -538,9 +564,9 @@ class Recorder:
             for live, count in counts:
                 live.saved_events = count
             for doc, live in claims:
-                if doc["executionArn"] in refused and self._lives.get(doc["executionArn"]) is live:
+                live.claim = REFUSED if doc["executionArn"] in refused else HELD
+                if live.claim == REFUSED and self._lives.get(doc["executionArn"]) is live:
                     del self._lives[doc["executionArn"]]
-            self._refused |= refused
             for live, _ in ended:
                 if self._lives.get(live.execution.arn) is live:
                     del self._lives[live.execution.arn]

@@ -7,8 +7,11 @@ None for a request that is not its own.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 
 from anyio.to_thread import run_sync
 from starlette.applications import Starlette
@@ -19,8 +22,16 @@ from starlette.types import Receive, Scope, Send
 
 from emulator.backends import Backends, sparkservice
 from emulator.server import data
-from emulator.server.protocol import ServiceError, error_body, error_response, json_answer, parse_json_body
+from emulator.server.protocol import (
+    Params,
+    ServiceError,
+    error_body,
+    error_response,
+    json_answer,
+    parse_json_body,
+)
 from emulator.server.stepfunctions import StepFunctions
+from emulator.store import StoreUnavailable
 from emulator.workspace import Workspace
 
 _METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
@@ -47,6 +58,9 @@ class _Endpoint(Starlette):
     requests (half of a busy server's) skip the routing, middleware and Request/Response objects."""
 
     front: StepFunctions
+    _batch: asyncio.Future[None] | None = None
+    # One thread commits the loop's starts: commits run one at a time anyway (Recorder).
+    _commits = ThreadPoolExecutor(1, thread_name_prefix="sfn-commit")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         action = _sfn_action(scope) if scope["type"] == "http" else None
@@ -61,11 +75,7 @@ class _Endpoint(Starlette):
             body += message.get("body", b"")
             more = message.get("more_body", False)
         try:
-            params = parse_json_body(body)
-            result = self.front.answer_now(action, params)
-            if result is None:
-                result = await run_sync(self.front.call, action, params)
-            status, headers, payload = json_answer(result)
+            status, headers, payload = json_answer(await self._answer(action, parse_json_body(body)))
         except ServiceError as err:
             status, headers, payload = json_answer(error_body(err), err.status)
             headers.append((b"x-amzn-errortype", err.code.encode()))
@@ -76,6 +86,41 @@ class _Endpoint(Starlette):
             headers.append((b"x-amzn-errortype", err.code.encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+
+    async def _answer(self, action: str, params: Params) -> Params:
+        """A Step Functions call's answer: on the event loop when it needs no wait (a DescribeExecution answered
+        from memory; a StartExecution run in place, which waits only for a commit it shares with the others
+        of the loop's turn), else from a thread."""
+        if action == "StartExecution":
+            finish = self.front.start_inline(params)
+            if finish is not None:
+                await self._committed()
+                return finish()
+        else:
+            answer = self.front.answer_now(action, params)
+            if answer is not None:
+                return answer
+        return await run_sync(self.front.call, action, params)
+
+    async def _committed(self) -> None:
+        """Wait for a Recorder commit that begins after this call. The calls of one turn of the event loop
+        share one: a single hand-off to the commit thread and a single transaction for all of them."""
+        batch = self._batch
+        if batch is None:
+            loop = asyncio.get_running_loop()
+            batch = self._batch = loop.create_future()
+            loop.call_soon(self._flush, batch)
+        await asyncio.shield(batch)
+
+    def _flush(self, batch: asyncio.Future[None]) -> None:
+        self._batch = None  # a call from now on waits for the next commit
+        done = asyncio.get_running_loop().run_in_executor(self._commits, self._sync)
+        done.add_done_callback(lambda f: batch.set_result(None) if f.exception() is None
+                               else batch.set_exception(f.exception()))
+
+    def _sync(self) -> None:
+        with contextlib.suppress(StoreUnavailable):  # each claim says whether its commit failed (Recorder.confirm)
+            self.front.recorder.sync()
 
 
 def create_app(workspace: Workspace | None = None, *, clock: str = "virtual",

@@ -52,6 +52,7 @@ from emulator.store import (
     CLI,
     EXECUTION,
     MACHINE,
+    PENDING,
     VERSION,
     Live,
     Recorder,
@@ -148,6 +149,17 @@ class _Children:
 
     taken: Callable[[str], bool]
     ended: Callable[[Execution], None]
+
+
+@dataclass(frozen=True)
+class _Start:
+    """A StartExecution prepared up to its claim: the execution, what runs it, what is kept beside it, and
+    whether it ran in place already."""
+
+    execution: Execution
+    work: Callable[[], None]
+    extra: Params
+    inline: bool
 
 
 @dataclass
@@ -753,6 +765,47 @@ class StepFunctions:
 
     @_api
     def start_execution(self, params: Params) -> Params:
+        start = self._begin_start(params, inline_only=False)
+        try:
+            if isinstance(start, Live):
+                if start.claim == PENDING:
+                    self.recorder.sync()
+                return self._same(start)
+            live = self.recorder.claim(start.execution, start.extra)
+        except StoreUnavailable as exc:
+            raise ServiceError("ServiceUnavailable", str(exc), 503) from None
+        return self._started(start, live)
+
+    def start_inline(self, params: Params) -> Callable[[], Params] | None:
+        """StartExecution as far as it goes without waiting, for an event loop to run: None when the machine's
+        executions do not run in place (call start_execution in a thread then), else `finish`, which answers
+        once a Recorder commit that began after this call is over (several starts share it: `recorder.sync`)."""
+        start = self._begin_start(params, inline_only=True)
+        if start is None:
+            return None
+        if isinstance(start, Live):
+            existing = start
+
+            def answer() -> Params:
+                return self._same(existing)
+        else:
+            prepared, live = start, self.recorder.propose(start.execution, start.extra)
+
+            def answer() -> Params:
+                return self._started(prepared, live if live is not None and self.recorder.confirm(live) else None)
+
+        def finish() -> Params:
+            try:
+                return answer()
+            except StoreUnavailable as exc:
+                raise ServiceError("ServiceUnavailable", str(exc), 503) from None
+
+        return finish
+
+    def _begin_start(self, params: Params, *, inline_only: bool) -> _Start | Live | None:
+        """StartExecution up to its claim: the execution prepared (run already when it runs in place); the
+        execution of that name running with the same input (the start is answered with it once its claim is
+        committed); None for `inline_only` and a machine whose executions do not run in place."""
         arn, _, case_name = str(_required(params, "stateMachineArn")).partition("#")
         name = _check_name(params.get("name") or str(uuid.uuid4()))
         text = params.get("input")
@@ -760,13 +813,15 @@ class StepFunctions:
         machine, source, shown = self._target(arn)
         case = self._test_case(machine, case_name)
         engine = self._engine_for(machine, source)
+        inline = self._runs_inline(engine)
+        if inline_only and not inline:
+            return None
         execution_arn = f"{_PREFIX}:execution:{machine['name']}:{name}"
         existing = self.recorder.live(execution_arn)
         if existing is not None and (text or "{}") == existing.extra.get("_inputText"):
-            return {"executionArn": execution_arn, "startDate": existing.execution.start_date}
+            return existing
         # The seed is saved: an execution resumed after a restart draws the same task tokens and UUIDs.
         seed = random.getrandbits(63)
-        inline = self._runs_inline(engine)
         nested = {} if inline else {"state_machines": self._nested(), "nested": self._children}
         execution, work = engine.prepare(value, name=name, clock=self.clock, seed=seed, mock_config=case,
                                          **nested)  # no Task: no nesting
@@ -774,15 +829,22 @@ class StepFunctions:
                  "_type": machine["type"], "_seed": seed, "_testCase": case_name or None}
         if inline:  # nothing outside the execution sees it run: should its name be taken, it never ran
             work()
-        try:
-            live = self.recorder.claim(execution, extra)
-        except StoreUnavailable as exc:
-            raise ServiceError("ServiceUnavailable", str(exc), 503) from None
+        return _Start(execution, work, extra, inline)
+
+    def _same(self, live: Live) -> Params:
+        """The answer to a start of an execution already started under that name with the same input (AWS's
+        idempotency), once its claim was committed."""
+        if not self.recorder.confirm(live):
+            raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{live.execution.arn}'")
+        return {"executionArn": live.execution.arn, "startDate": live.execution.start_date}
+
+    def _started(self, start: _Start, live: Live | None) -> Params:
+        """StartExecution's answer once its claim was committed (`live`), or refused (None)."""
         if live is None:  # the name is taken (by an execution of this server, or of another process)
-            raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{execution_arn}'")
-        if not inline:
-            self._run(execution, work)
-        return {"executionArn": execution_arn, "startDate": execution.start_date}
+            raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{start.execution.arn}'")
+        if not start.inline:
+            self._run(start.execution, start.work)
+        return {"executionArn": start.execution.arn, "startDate": start.execution.start_date}
 
     def _child_taken(self, execution_arn: str) -> bool:
         return self.recorder.live(execution_arn) is not None or self.store.get(EXECUTION, execution_arn) is not None
