@@ -8,8 +8,20 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 import emulator
-from emulator.engine.history import MAX_EVENTS, History, HistoryLimitExceeded
+from emulator.asl.values import to_json
+from emulator.engine.history import (
+    MAX_EVENTS,
+    MAX_PAYLOAD_BYTES,
+    History,
+    HistoryLimitExceeded,
+    snapshot,
+    snapshot_text,
+)
 from emulator.integrations.python import HandlerError, call
 from emulator.integrations.registry import TaskContext
 
@@ -20,7 +32,7 @@ def test_events_are_built_on_read_and_readers_holding_the_list_see_later_ones() 
     history = History()
     held = history.events
     history.add("ExecutionStarted", 0, 0.0, "executionStartedEventDetails", {"input": "{}"})
-    first = history.add("PassStateEntered", 1, 1.5, "stateEnteredEventDetails", ("P", '{"a":1}'))
+    first = history.add("PassStateEntered", 1, 1.5, "stateEnteredEventDetails", ("P", snapshot({"a": 1})))
     assert len(history) == 2 and held == []  # recorded, not built yet
     events = history.events
     assert events is held and first == 2
@@ -33,9 +45,9 @@ def test_events_are_built_on_read_and_readers_holding_the_list_see_later_ones() 
 def test_the_event_quota_is_enforced_on_records() -> None:
     history = History(limit=3)
     for n in range(3):
-        history.add("PassStateEntered", n, 0.0, "stateEnteredEventDetails", ("P", "{}"))
+        history.add("PassStateEntered", n, 0.0, "stateEnteredEventDetails", ("P", snapshot({})))
     try:
-        history.add("PassStateExited", 3, 0.0, "stateExitedEventDetails", ("P", "{}"))
+        history.add("PassStateExited", 3, 0.0, "stateExitedEventDetails", ("P", snapshot({})))
     except HistoryLimitExceeded:
         pass
     else:
@@ -107,3 +119,51 @@ def test_a_handler_error_cause_is_lambdas_document_with_the_users_frames() -> No
         assert str(err) == f"KeyError: {err.cause}"
     else:
         raise AssertionError("the handler's error was not raised")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(alphabet=st.characters(codec="utf-8")),
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=8), inner, max_size=6),
+    max_leaves=40)
+
+
+@given(json_values)
+def test_the_cheap_size_bound_never_undercounts_the_text(value: Any) -> None:
+    # check_snapshot trusts 6 x marshal's length as an upper bound of the JSON text's UTF-8 bytes, and the
+    # history's text is made from the snapshot: it must be the value's own.
+    snap = snapshot(value)
+    assert 6 * len(snap) >= len(to_json(value).encode("utf-8"))
+    assert snapshot_text(snap) == to_json(value)
+
+
+@pytest.mark.parametrize("filler", ["a", "\u0001", "é", "\U0001F600"])
+def test_the_payload_limit_holds_to_the_byte_for_outputs_whose_text_is_made_later(filler: str) -> None:
+    # A Pass output of exactly 256 KiB of text passes; one byte more is States.DataLimitExceeded.
+    def output_of(size: int) -> dict[str, Any]:
+        unit = len(to_json(filler)) - 2 if filler.isascii() else len(filler.encode("utf-8"))
+        text = filler * ((size - len('{"s":""}')) // unit)
+        value = {"s": text + "a" * (size - len(to_json({"s": text}).encode("utf-8")))}
+        assert len(to_json(value).encode("utf-8")) == size
+        return value
+
+    for size, status in ((MAX_PAYLOAD_BYTES, "SUCCEEDED"), (MAX_PAYLOAD_BYTES + 1, "FAILED")):
+        definition = {"StartAt": "Big", "States": {"Big": {"Type": "Pass", "Result": output_of(size), "End": True}}}
+        ex = emulator.run(definition, {})
+        assert ex.status == status, (filler, size, ex.error)
+        if status == "FAILED":
+            assert ex.error == "States.DataLimitExceeded" and "'Big'" in ex.cause
+
+
+def test_a_handler_changing_its_result_afterwards_does_not_change_the_history() -> None:
+    kept: dict[str, Any] = {"n": 1}
+
+    def handler(event: Any) -> Any:
+        return kept
+
+    definition = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA + "h", "Next": "P"},
+                                             "P": {"Type": "Pass", "End": True}}}
+    ex = emulator.run(definition, {}, resources={"h": handler})
+    kept["n"] = 2  # after the run, before anyone read the history
+    exits = [e["stateExitedEventDetails"]["output"] for e in ex.history if e["type"].endswith("StateExited")]
+    assert exits == ['{"n":1}', '{"n":1}'] and ex.output == {"n": 1}

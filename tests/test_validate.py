@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+import emulator
 import emulator.asl
 from emulator.asl.validate import validate_definition
+from emulator.errors import DefinitionError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CASES = SHARED / "conformance" / "aws-recorded" / "cases.jsonl"
@@ -633,3 +635,11 @@ def test_nested_states_take_the_machines_language_not_the_enclosing_states() -> 
 
 def test_jsonata_strings_in_a_jsonpath_state_are_plain_text() -> None:
     assert_valid(one({"Type": "Pass", "Result": "{% not closed", "Parameters": {"a": "{%"}, "End": True}))
+
+
+def test_a_definition_that_contains_itself_is_refused_not_hung_on() -> None:
+    definition: dict[str, Any] = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+    definition["States"]["A"]["Result"] = definition
+    with pytest.raises(DefinitionError) as info:
+        emulator.StateMachine(definition)
+    assert "contains itself" in str(info.value)

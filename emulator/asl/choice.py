@@ -45,8 +45,11 @@ def parse_timestamp(value: Any) -> datetime | None:
         return None
 
 
+_NUMBERS = (int, float)  # a tuple: `int | float` would build a union on every call
+
+
 def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    return isinstance(v, _NUMBERS) and not isinstance(v, bool)
 
 
 def _is_string(v: Any) -> bool:

@@ -324,7 +324,7 @@ def _path_evaluator(path: Path, call_text: str) -> Evaluator:
         return (f"The function '{call_text}' had the following error: The JsonPath argument for the field "
                 f"'{path.text}' could not be found in the input '{_json_text(searched)}'")
 
-    return lambda data, env: path.get_for(data, env, describe)
+    return path.getter(describe)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -466,6 +466,9 @@ _FALLBACK_RANDOM = random.Random()
 # The functions: each takes (call, evaluated args, env)
 
 
+_INT64 = 2**63  # integers this small always convert to text
+
+
 def _format(call: Intrinsic, args: list[Any], env: Env | None) -> str:
     segments = call._segments
     if segments is None:  # the template came from a path (or holds an open escape): split it now
@@ -475,6 +478,13 @@ def _format(call: Intrinsic, args: list[Any], env: Env | None) -> str:
                 f"the template has {len(segments) - 1} '{{}}' placeholder(s) but {len(args) - 1} "
                 "value argument(s) were given"
             )
+    if len(args) == 2:  # one placeholder, the usual call
+        value = args[1]
+        kind = type(value)
+        if kind is str:
+            return segments[0] + value + segments[1]
+        return segments[0] + (str(value) if kind is int and -_INT64 < value < _INT64 else _format_text(value)) + \
+            segments[1]
     parts = [segments[0]]
     for value, segment in zip(args[1:], segments[1:], strict=True):
         parts.append(_format_text(value))
@@ -617,7 +627,7 @@ def _math_random(call: Intrinsic, args: list[Any], env: Env | None) -> int:
 def _math_add(call: Intrinsic, args: list[Any], env: Env | None) -> int:
     total = 0
     for position, value in enumerate(args, 1):
-        number = _integer(call, value, f"argument {position}")
+        number = value if type(value) is int else _integer(call, value, f"argument {position}")
         if not _INT32_MIN <= number <= _INT32_MAX:
             raise call.fail(f"argument {position} ({number}) is outside the range {_INT32_MIN} to {_INT32_MAX}")
         total += number

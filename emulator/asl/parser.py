@@ -150,14 +150,19 @@ def _machine(spec: dict[str, Any], jsonata: bool) -> Machine:
     states = {name: _state(name, body, jsonata) for name, body in spec["States"].items()}
     machine = Machine(start_at=spec["StartAt"], states=states, comment=spec.get("Comment"))
     for state in states.values():
-        if isinstance(state, TaskState):
+        kind = state.type
+        if kind == "Task":
             machine.has_task = True
-        elif isinstance(state, WaitState):
+        elif kind == "Wait":
             machine.has_wait = True
-        for sub in _children(state):
-            machine.has_task |= sub.has_task
-            machine.has_wait |= sub.has_wait
+        elif kind in _NESTING:
+            for sub in _children(state):
+                machine.has_task |= sub.has_task
+                machine.has_wait |= sub.has_wait
     return machine
+
+
+_NESTING = frozenset(["Parallel", "Map"])
 
 
 def _children(state: State) -> list[Machine]:
@@ -173,6 +178,10 @@ def _optional_path(body: dict[str, Any], key: str) -> Any:
     if key not in body:
         return UNSET
     value = body[key]
+    return None if value is None else compile_path(value)
+
+
+def _nullable_path(value: str | None) -> Any:
     return None if value is None else compile_path(value)
 
 
@@ -201,10 +210,8 @@ _TYPES: dict[str, type[State]] = {
 
 def _state(name: str, body: dict[str, Any], top_jsonata: bool) -> State:
     kind = body["Type"]
-    state = _TYPES[kind](name=name, type=kind)
+    state = _TYPES[kind](name, kind, body.get("Next"), bool(body.get("End", False)))
     state.jsonata = body.get("QueryLanguage", JSONATA if top_jsonata else JSONPATH) == JSONATA
-    state.next = body.get("Next")
-    state.end = bool(body.get("End", False))
     if "Retry" in body:  # else the dataclass's own empty list: most states of a large definition have none
         state.retry = [_retrier(r) for r in body["Retry"]]
     if state.jsonata:
@@ -218,14 +225,19 @@ def _state(name: str, body: dict[str, Any], top_jsonata: bool) -> State:
                 for c in body["Catch"]
             ]
     else:
-        state.input_path = _optional_path(body, "InputPath")
-        state.output_path = _optional_path(body, "OutputPath")
-        state.result_path = _optional_path(body, "ResultPath")
+        # Each absent field keeps the dataclass's default (UNSET or None).
+        if "InputPath" in body:
+            state.input_path = _nullable_path(body["InputPath"])
+        if "OutputPath" in body:
+            state.output_path = _nullable_path(body["OutputPath"])
+        if "ResultPath" in body:
+            state.result_path = _nullable_path(body["ResultPath"])
         if "Parameters" in body and kind != "Map":
             state.parameters = Template(body["Parameters"])
         if "ResultSelector" in body:
             state.result_selector = Template(body["ResultSelector"])
-        state.assign = Template(body["Assign"]) if "Assign" in body else None
+        if "Assign" in body:
+            state.assign = Template(body["Assign"])
         if "Catch" in body:
             state.catch = [
                 Catcher(tuple(c["ErrorEquals"]), c["Next"], _optional_path(c, "ResultPath"),

@@ -55,6 +55,7 @@ class PathNotFound(StatesError):
 
 _VARIABLE_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1  # Jayway parses indexes with Integer.parseInt
+_NUMBERS = (int, float)  # for isinstance: an `int | float` union would be built anew on every call
 _REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
 _LEXICAL_OPERATORS = ("in", "nin", "subsetof", "anyof", "noneof", "size", "empty", "contains", "all", "type",
                       "matches", "exists")
@@ -462,7 +463,7 @@ _DECODER = json.JSONDecoder(parse_constant=lambda name: (_ for _ in ()).throw(Va
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, _NUMBERS) and not isinstance(value, bool)
 
 
 def _as_number(value: Any) -> Decimal | None:
@@ -638,7 +639,7 @@ def _normalized(steps: list[str | int]) -> str:
 class Path:
     """A compiled JSONPath: `get(data, env)` returns what it selects."""
 
-    __slots__ = ("_tokens", "definite", "root", "steps", "text", "variable")
+    __slots__ = ("_names", "_tokens", "definite", "root", "steps", "text", "variable")
 
     def __init__(self, text: str) -> None:
         if not isinstance(text, str) or not text.startswith("$"):
@@ -664,6 +665,11 @@ class Path:
             [t.names[0] if isinstance(t, _Prop) else t.indexes[0] for t in tokens] if simple else []
         )
         self._tokens: list[Token] | None = None if simple else tokens
+        # `$.a.b`, the common case: a walk by names from the data, with no checks until one misses.
+        self._names: tuple[str, ...] | None = (
+            tuple(self.steps) if simple and self.root == "data" and all(isinstance(s, str) for s in self.steps)
+            else None
+        )
 
     def __repr__(self) -> str:
         return f"Path({self.text!r})"
@@ -684,6 +690,15 @@ class Path:
         return variables[self.variable]
 
     def get(self, data: Any, env: Env | None = None) -> Any:
+        names = self._names
+        if names is not None:
+            cur = data
+            for name in names:
+                if type(cur) is not dict or name not in cur:
+                    break  # a miss: the walk below says where
+                cur = cur[name]
+            else:
+                return cur
         cur = self._root_value(data, env)
         if self._tokens is not None:
             return self._general(cur)
@@ -727,6 +742,33 @@ class Path:
             searched = env.context if self.root == "context" and env is not None else data
             raise StatesError(RUNTIME, describe(searched)) from None
 
+    def getter(self, describe: Callable[[Any], str]) -> Callable[[Any, Env | None], Any]:
+        """`get_for` with `describe` bound, as a function of (data, env); a path of names only (`$.a.b`)
+        gets a direct walk, which leaves every miss to `get_for`."""
+        get_for = self.get_for
+        names = self._names
+        if not names:
+            return lambda data, env: get_for(data, env, describe)
+        if len(names) == 1:
+            name = names[0]
+
+            def get_name(data: Any, env: Env | None) -> Any:
+                if type(data) is dict and name in data:
+                    return data[name]
+                return get_for(data, env, describe)
+
+            return get_name
+
+        def get_names(data: Any, env: Env | None) -> Any:
+            cur = data
+            for step in names:
+                if type(cur) is not dict or step not in cur:
+                    return get_for(data, env, describe)
+                cur = cur[step]
+            return cur
+
+        return get_names
+
     def exists(self, data: Any, env: Env | None = None) -> bool:
         try:
             value = self.get(data, env)
@@ -740,6 +782,25 @@ class Path:
         Only the containers along the path are copied, so the input is never mutated;
         missing objects on the way are created, as AWS does.
         """
+        names = self._names
+        if names and type(data) is dict:
+            # Names only, into plain objects: copy each one down the path, creating the missing ones.
+            out = cur = data.copy()
+            if len(names) == 1:
+                out[names[0]] = value
+                return out
+            for name in names[:-1]:
+                child = cur.get(name, _MISSING)
+                if type(child) is dict:
+                    child = child.copy()
+                elif child is _MISSING:
+                    child = {}
+                else:
+                    return _put(data, self.steps, 0, value, self.text)  # a mismatch (or a dict subclass)
+                cur[name] = child
+                cur = child
+            cur[names[-1]] = value
+            return out
         if not self.steps:
             return value
         return _put(data, self.steps, 0, value, self.text)

@@ -13,11 +13,14 @@ empty Retry/Catch lists are accepted.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
-from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Any
+import sys
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
 
 from emulator.asl.choice import COMPARISON_OPERATORS, parse_timestamp
 from emulator.asl.jsonata import JsonataSyntaxError, compile_expression
@@ -46,6 +49,8 @@ _FAIL_INTRINSICS = frozenset(
      "States.Base64Decode", "States.Hash", "States.UUID"]
 )
 _BOOLEAN_OPERATORS = ("And", "Or", "Not")
+# Type tuples for isinstance: a `dict | list` union would be built anew on every call.
+_CONTAINERS, _NUMBERS, _SCALARS, _OBJECT_OR_TEXT = (dict, list), (int, float), (str, int, float), (dict, str)
 
 Checker = Callable[["_Ctx", str, Any, str], None]
 
@@ -63,13 +68,19 @@ class NonJsonConstant(str):
 def validate_definition(definition: Any) -> list[Diagnostic]:
     """Every problem AWS would report for this definition; an empty list means it is valid."""
     validator = _Validator()
+    known = getattr(_measured, "pair", None)
+    text = known[1] if known is not None and known[0] is definition else None
     if definition is None or definition == "":
         validator.report("", "The definition is empty", MISSING_DESCRIPTION)
     elif not isinstance(definition, dict):
         validator.report("", f"The definition must be a JSON object, not {_kind(definition)}")
-    elif (size := _plain_json_size(definition)) is None and (problems := _non_json(definition)):
+    elif ((size := _plain_json_size(definition) if text is None else _utf8_size(text)) is None
+          and (problems := _non_json(definition))):
         return problems  # the rest of the checks assume JSON values
-    elif (size if size is not None else _json_size(definition)) > MAX_DEFINITION_BYTES:
+    elif (size := size if size is not None else _json_size(definition)) < 0:
+        validator.report("", "The definition contains itself (an object or array inside its own value); JSON "
+                             "cannot hold that", SCHEMA)
+    elif size > MAX_DEFINITION_BYTES:
         validator.report("", f"The definition is {size:,} bytes as JSON; AWS limits a state machine definition "
                          f"to {MAX_DEFINITION_BYTES:,} bytes of UTF-8")
     else:
@@ -90,8 +101,13 @@ def _non_json(definition: dict[Any, Any]) -> list[Diagnostic]:
     """
     found: list[Diagnostic] = []
     stack: list[tuple[Any, str]] = [(definition, "")]
+    seen: set[int] = set()  # containers walked: one the definition holds twice (or inside itself) is walked once
     while stack and len(found) < MAX_NON_JSON_REPORTS:
         value, loc = stack.pop()
+        if isinstance(value, dict | list):
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
         if isinstance(value, dict):
             for key, item in reversed(value.items()):
                 if not isinstance(key, str):
@@ -102,7 +118,7 @@ def _non_json(definition: dict[Any, Any]) -> list[Diagnostic]:
         elif isinstance(value, NonJsonConstant) or (isinstance(value, float) and not math.isfinite(value)):
             name = value if isinstance(value, str) else repr(value).replace("nan", "NaN").replace("inf", "Infinity")
             found.append(Diagnostic(loc, f"{name} is not a JSON value (JSON numbers are finite)", SCHEMA))
-        elif not (value is None or isinstance(value, str | int | float)):
+        elif not (value is None or isinstance(value, _SCALARS)):
             found.append(Diagnostic(loc, f"A Python {type(value).__name__} is not a JSON value", SCHEMA))
     return found
 
@@ -111,20 +127,69 @@ def _non_json(definition: dict[Any, Any]) -> list[Diagnostic]:
 _CONSTANT_TEXTS = tuple(json.dumps(name) for name in ("NaN", "Infinity", "-Infinity"))
 
 
-def _plain_json_size(definition: dict[str, Any]) -> int | None:
-    """The definition's size as compact UTF-8 JSON when it is plain JSON, else None.
+class PlainJson(NamedTuple):
+    """A plain-JSON definition as `plain_json` gives it."""
 
-    One pass in C instead of `_non_json`'s walk: serializing refuses NaN, Infinity and objects;
+    text: str  # its compact JSON text
+    key: str  # the same with the top-level fields in sorted order: what the definition is, for a cache
+    copy: Any  # read back from the text: a private copy
+
+
+def plain_json(definition: Any) -> PlainJson | None:
+    """The definition's compact JSON text, identity and a copy when it is plain JSON, else None.
+
+    Passes in C instead of `_non_json`'s walk: serializing refuses NaN, Infinity and objects;
     reading the text back and comparing tells tuples and non-string keys apart (they serialize
-    as arrays and strings); a marker serializes as its name, so a string of that name takes the walk.
+    as arrays and strings); a marker serializes as its name, so only a text holding such a string
+    takes the walk. The order of the top-level fields changes nothing a definition does, so the key
+    ignores it; nested order orders outputs (Parameters), so the key keeps it.
     """
     try:
-        text = json.dumps(definition, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        if any(constant in text for constant in _CONSTANT_TEXTS) or json.loads(text) != definition:
+        if isinstance(definition, dict) and all(type(name) is str for name in definition):
+            fields = [f"{_compact(name)}:{_compact(value)}" for name, value in definition.items()]
+            text, key = "{" + ",".join(fields) + "}", "{" + ",".join(sorted(fields)) + "}"
+        else:
+            text = key = _compact(definition)
+        copy = json.loads(text)
+        if copy != definition:
             return None
     except (TypeError, ValueError, RecursionError):
         return None
-    return len(text.encode("utf-8", "surrogatepass"))
+    if any(constant in text for constant in _CONSTANT_TEXTS) and _non_json(definition):
+        return None
+    return PlainJson(text, key, copy)
+
+
+# Compact JSON text, unmarked (a fifth quicker): a cycle ends in RecursionError rather than ValueError.
+_compact = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
+                             check_circular=False)
+
+
+# (definition, its compact JSON text) while `measured` holds: this thread's, so no other thread's validation
+# takes a text that is not its definition's.
+_measured = threading.local()
+
+
+@contextlib.contextmanager
+def measured(definition: Any, text: str | None) -> Iterator[None]:
+    """Within the block, validating `definition` (this very object) takes `text`, its compact JSON text from
+    `plain_json`, instead of serializing it again to see that it is plain JSON and to measure it (None: it
+    is not plain JSON)."""
+    _measured.pair = (definition, text)
+    try:
+        yield
+    finally:
+        _measured.pair = None
+
+
+def _plain_json_size(definition: dict[str, Any]) -> int | None:
+    """The definition's size as compact UTF-8 JSON when it is plain JSON, else None."""
+    plain = plain_json(definition)
+    return None if plain is None else _utf8_size(plain.text)
+
+
+def _utf8_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def _json_size(definition: dict[str, Any]) -> int:
@@ -132,6 +197,8 @@ def _json_size(definition: dict[str, Any]) -> int:
         return len(json.dumps(definition, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
     except RecursionError:
         return 0  # too deep to measure here; the walk below reports the depth
+    except ValueError:
+        return -1  # a circular reference
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,6 +224,7 @@ class _Validator:
         self.diagnostics: list[Diagnostic] = []
         self.top_jsonata = False
         self.state_names: dict[str, str] = {}  # name -> where it was first defined, whole machine
+        self.intrinsics = _intrinsics()
 
     def report(self, loc: str, message: str, code: str = SCHEMA) -> None:
         self.diagnostics.append(Diagnostic(loc, message, code))
@@ -186,7 +254,10 @@ class _Validator:
         self._graph(loc, start, states, states_ctx)
 
     def state(self, name: Any, body: Any, loc: str) -> _Ctx | None:
-        self._state_name(name, loc)
+        if type(name) is not str or not 0 < len(name) <= MAX_STATE_NAME or name in self.state_names:
+            self._state_name(name, loc)
+        else:
+            self.state_names[name] = loc
         ctx = _Ctx(self, self.top_jsonata)
         if not isinstance(body, dict):
             ctx.error(loc, f"State '{name}' must be a JSON object, not {_kind(body)}")
@@ -203,8 +274,10 @@ class _Validator:
             if self.top_jsonata and not ctx.jsonata:
                 ctx.error(_ptr(loc, "QueryLanguage"), "'QueryLanguage' can not be 'JSONPath' when the whole "
                           "state machine is set to 'JSONata'")
-        _check_fields(ctx, body, loc, _STATE_TABLES[kind], f"a {kind} state",
-                      required=_REQUIRED.get(kind, ()), skip=("Type",))
+        quick = _QUICK_FIELDS.get(kind) if not ctx.jsonata else None
+        if quick is None or (kind == "Task" and "Resource" not in body) or not _quick_fields(ctx, body, loc, quick):
+            _check_fields(ctx, body, loc, _STATE_TABLES[kind], _STATE_WHAT[kind], required=_REQUIRED.get(kind, ()),
+                          skip=_TYPE_FIELD)
         if kind == "Map":
             _distributed_map(ctx, body, loc)
         if kind not in _TERMINAL_TYPES:
@@ -226,12 +299,9 @@ class _Validator:
 
     def _graph(self, loc: str, start: str | None, states: dict[str, Any], ctxs: Mapping[str, _Ctx | None]) -> None:
         """Transitions within one States block: targets exist, all states reachable, one can end."""
-        edges: dict[str, list[str]] = {name: [] for name in states}
-        for name, ctx in ctxs.items():
+        for ctx in ctxs.values():
             for target, target_loc, via in ctx.targets if ctx else ():
-                if target in states:
-                    edges[name].append(target)
-                else:
+                if target not in states:
                     self.report(target_loc, f"Missing '{via}' target: '{target}' is not a state in this "
                                 "States block", MISSING_TARGET)
         if start is not None and start not in states:
@@ -242,17 +312,64 @@ class _Validator:
             return  # a malformed state's transitions are unknown: graph checks would only add noise
         reached, todo = {start}, [start]
         while todo:
-            for target in edges[todo.pop()]:
-                if target not in reached:
+            for target, _, _ in ctxs[todo.pop()].targets:  # every ctx is there: checked just above
+                if target not in reached and target in states:
                     reached.add(target)
                     todo.append(target)
-        for name in states:
-            if name not in reached:
-                self.report(_ptr(_ptr(loc, "States"), name), f"State '{name}' is not reachable from "
-                            f"StartAt '{start}'", MISSING_TARGET)
-        if not any(_is_terminal(body) for body in states.values()):
+        if len(reached) < len(states):
+            for name in states:
+                if name not in reached:
+                    self.report(_ptr(_ptr(loc, "States"), name), f"State '{name}' is not reachable from "
+                                f"StartAt '{start}'", MISSING_TARGET)
+        if not any(_is_terminal(body) for body in reversed(states.values())):  # the last state, usually
             self.report(_ptr(loc, "States"), "No state ends the workflow: none is a Succeed or Fail state "
                         "or has \"End\": true", MISSING_END)
+
+
+def _quick_fields(ctx: _Ctx, body: dict[str, Any], loc: str, allowed: frozenset[str]) -> bool:
+    """The common JSONPath state checked in one loop: True when every field passes these quick checks, each
+    one narrower than its checker's, so `_check_fields` would report nothing and record the same transition,
+    which this records. False leaves the whole state to `_check_fields`, having changed nothing."""
+    intrinsics = ctx.validator.intrinsics
+    target = None
+    for key, value in body.items():
+        if key not in allowed:
+            return False
+        if key == "Next":
+            if type(value) is not str or not value:
+                return False
+            target = value
+        elif key == "Parameters" or key == "ResultSelector":
+            if type(value) is not dict:
+                return False
+            for name, item in value.items():  # flat templates only: a nested one takes _dynamic_keys
+                if ".$" in name and name.endswith(".$"):  # `in` first: a quicker test for most keys
+                    if type(item) is not str or _text_problem(item, intrinsics) is not None:
+                        return False
+                elif isinstance(item, _CONTAINERS):
+                    return False
+        elif key == "ResultPath" or key == "InputPath" or key == "OutputPath":
+            if value is not None:
+                if type(value) is not str:
+                    return False
+                try:
+                    path = compile_path(value)
+                except ValueError:
+                    return False
+                if key == "ResultPath" and not path.is_reference:
+                    return False
+        elif key == "End":
+            if type(value) is not bool:
+                return False
+        elif key == "Resource":
+            if type(value) is not str or not value:
+                return False
+        elif key == "Comment" and type(value) is not str:
+            return False
+        # Type (checked by the caller) and Result (any value) need nothing.
+    if target is not None:
+        ctx.targets.append((target, f"{loc}/Next", "Next"))
+    return True
 
 
 def _is_terminal(body: Any) -> bool:
@@ -269,14 +386,18 @@ def _check_fields(
     skip: Collection[str] = (),
 ) -> None:
     """Unknown fields, fields of the other query language, each field's own check, field groups."""
-    allowed = _in_language(table, ctx.jsonata)
+    split = _LANGUAGE_TABLES.get(id(table)) or _split(table)
+    allowed = split[ctx.jsonata]
+    refused = False
     for key, value in obj.items():
         checker = allowed.get(key)
         if checker is not None:
-            checker(ctx, key, value, _ptr(loc, key))
-        elif key in skip:
+            checker(ctx, key, value, _ptr(loc, key) if "~" in key or "/" in key else f"{loc}/{key}")
             continue
-        elif key not in table:
+        if key in skip:
+            continue
+        refused = True
+        if key not in table:
             ctx.error(_ptr(loc, key), f"Field '{key}' is not supported in {what}")
         else:
             own, other = (JSONATA, JSONPATH) if ctx.jsonata else (JSONPATH, JSONATA)
@@ -286,25 +407,25 @@ def _check_fields(
         if not any(name in obj for name in group):
             wanted = f"'{group[0]}'" if len(group) == 1 else f"one of {_names(group)}"
             ctx.error(loc, f"{_cap(what)} needs {wanted}")
-    if len(_GROUPED.intersection(obj)) > 1:  # most objects hold one grouped field at most
+    # Two fields of one group: possible only where the table allows both, or a field was refused above.
+    if (refused or split[2]) and len(_GROUPED.intersection(obj)) > 1:
         for group in _AT_MOST_ONE:
             present = [name for name in group if name in obj]
             if len(present) > 1:
                 ctx.error(loc, f"{_cap(what)} can have only one of {_names(group)}, but has {_names(present)}")
 
 
-# table id -> (its fields a JSONPath object may hold, those a JSONata object may hold); the tables
-# are module constants, so each is split once.
-_LANGUAGE_TABLES: dict[int, tuple[Mapping[str, Checker], Mapping[str, Checker]]] = {}
+# table id -> (its fields a JSONPath object may hold, those a JSONata object may hold, whether it holds two
+# fields of one _AT_MOST_ONE group); the tables are module constants, so each is split once.
+_LANGUAGE_TABLES: dict[int, tuple[Mapping[str, Checker], Mapping[str, Checker], bool]] = {}
 
 
-def _in_language(table: Mapping[str, Checker], jsonata: bool) -> Mapping[str, Checker]:
-    split = _LANGUAGE_TABLES.get(id(table))
-    if split is None:
-        split = ({k: v for k, v in table.items() if k not in _JSONATA_ONLY},
-                 {k: v for k, v in table.items() if k not in _JSONPATH_ONLY})
-        _LANGUAGE_TABLES[id(table)] = split
-    return split[jsonata]
+def _split(table: Mapping[str, Checker]) -> tuple[Mapping[str, Checker], Mapping[str, Checker], bool]:
+    split = ({k: v for k, v in table.items() if k not in _JSONATA_ONLY},
+             {k: v for k, v in table.items() if k not in _JSONPATH_ONLY},
+             any(sum(name in table for name in group) > 1 for group in _AT_MOST_ONE))
+    _LANGUAGE_TABLES[id(table)] = split
+    return split
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,7 +530,7 @@ def _error_path(ctx: _Ctx, name: str, value: Any, loc: str) -> None:
 def _template(ctx: _Ctx, name: str, value: Any, loc: str) -> None:
     """Parameters, ResultSelector, ItemSelector, Credentials, BatchInput: a payload template."""
     if ctx.jsonata:
-        if not isinstance(value, dict | str):
+        if not isinstance(value, _OBJECT_OR_TEXT):
             ctx.error(loc, f"'{name}' must be a JSON object or a JSONata expression, not {_kind(value)}")
         _jsonata_values(ctx, value, loc)
     elif not isinstance(value, dict):
@@ -435,7 +556,7 @@ def _jsonata_any(ctx: _Ctx, name: str, value: Any, loc: str) -> None:
 def _items(ctx: _Ctx, name: str, value: Any, loc: str) -> None:
     if isinstance(value, str):
         _expression(ctx, name, value, loc)
-    elif isinstance(value, list | dict):
+    elif isinstance(value, _CONTAINERS):
         _jsonata_values(ctx, value, loc)
     else:
         ctx.error(loc, f"'{name}' must be a JSON array or a JSONata expression, not {_kind(value)}")
@@ -679,14 +800,17 @@ def _dynamic_keys(ctx: _Ctx, value: Any, loc: str) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(key, str) and key.endswith(".$"):
-                problem = _dynamic_problem(item)
+                if isinstance(item, str):
+                    problem = _text_problem(item, ctx.validator.intrinsics)
+                else:
+                    problem = _dynamic_problem(item)
                 if problem:
                     ctx.error(_ptr(loc, key), f"The value of '{key}' {problem}")
-            elif isinstance(item, dict | list):  # only containers can hold more `.$` keys
+            elif isinstance(item, _CONTAINERS):  # only containers can hold more `.$` keys
                 _dynamic_keys(ctx, item, _ptr(loc, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            if isinstance(item, dict | list):
+            if isinstance(item, _CONTAINERS):
                 _dynamic_keys(ctx, item, _ptr(loc, index))
 
 
@@ -694,12 +818,22 @@ def _dynamic_problem(value: Any) -> str | None:
     """Why a value is neither a path nor an intrinsic call, or None when it is one of them."""
     if not isinstance(value, str):
         return f"must be a path or an intrinsic function string, not {_kind(value)}"
-    try:
-        # Imported here: the intrinsics module is written alongside this one and may be absent.
-        from emulator.asl import intrinsics
-    except ImportError:
-        intrinsics = None
-    return _text_problem(value, intrinsics)
+    return _text_problem(value, _intrinsics())
+
+
+def _intrinsics() -> Any:
+    """The intrinsics module, or None while it is absent (it is written alongside this one). A look in
+    sys.modules first: an import statement per `.$` value would cost more than checking the value."""
+    module = sys.modules.get(_INTRINSICS_MODULE)
+    if module is None and _INTRINSICS_MODULE not in sys.modules:
+        try:
+            from emulator.asl import intrinsics as module
+        except ImportError:
+            module = None
+    return module
+
+
+_INTRINSICS_MODULE = "emulator.asl.intrinsics"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -932,6 +1066,16 @@ _REQUIRED: dict[str, list[tuple[str, ...]]] = {
     "Parallel": [("Branches",)],
     "Map": [("ItemProcessor", "Iterator")],
 }
+_STATE_WHAT = {kind: f"a {kind} state" for kind in _STATE_FIELDS}
+# What `_quick_fields` checks, by state type: fields of that type's table only, none in an _AT_MOST_ONE
+# group with another, none with nested checks.
+_QUICK_COMMON = ("Type", "Comment", "Next", "End", "InputPath", "OutputPath")
+_QUICK_FIELDS = {
+    "Pass": frozenset([*_QUICK_COMMON, "ResultPath", "Parameters", "Result"]),
+    "Task": frozenset([*_QUICK_COMMON, "ResultPath", "Parameters", "ResultSelector", "Resource"]),
+    "Succeed": frozenset(["Type", "Comment", "InputPath", "OutputPath"]),
+}
+_TYPE_FIELD = frozenset(["Type"])
 _TERMINAL_TYPES = frozenset(["Choice", "Succeed", "Fail"])  # they end (or branch) by type: no Next/End
 
 _TOP_FIELDS: dict[str, Checker] = {
@@ -956,10 +1100,12 @@ _PROCESSOR_FIELDS: dict[str, Checker] = {
 
 def _ptr(base: str, key: Any) -> str:
     """Append one JSON Pointer segment (RFC 6901 escaping)."""
-    key = str(key)
+    if type(key) is not str:
+        key = str(key)
     if "~" in key or "/" in key:
         key = key.replace("~", "~0").replace("/", "~1")
     return f"{base}/{key}"
+
 
 
 def _is_integer(value: Any) -> bool:
@@ -968,7 +1114,7 @@ def _is_integer(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, _NUMBERS) and not isinstance(value, bool)
 
 
 def _kind(value: Any) -> str:

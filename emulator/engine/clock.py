@@ -32,29 +32,47 @@ class Cancelled(Exception):
     """The branch was stopped: a sibling failed, or the execution was aborted or timed out."""
 
 
-class CancelToken:
-    """A stop flag that is also set when any ancestor's is (a failed Map stops its iterations)."""
+# Guards the lazy creation of CancelToken events and Timeline conditions (rare: only when a
+# branch really waits, or the execution fans out to threads).
+_CREATE = threading.Lock()
 
-    __slots__ = ("_event", "parent")
+
+class CancelToken:
+    """A stop flag that is also set when any ancestor's is (a failed Map stops its iterations).
+
+    The flag is a plain attribute; a threading.Event (costly to make, and most tokens are never
+    waited on) is made only when a real-time wait needs one."""
+
+    __slots__ = ("_event", "_set", "parent")
 
     def __init__(self, parent: CancelToken | None = None) -> None:
-        self._event = threading.Event()
+        self._set = False
+        self._event: threading.Event | None = None
         self.parent = parent
 
     def cancel(self) -> None:
-        self._event.set()
+        self._set = True
+        event = self._event
+        if event is not None:
+            event.set()
 
     @property
     def cancelled(self) -> bool:
         token: CancelToken | None = self
         while token is not None:
-            if token._event.is_set():
+            if token._set:
                 return True
             token = token.parent
         return False
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to `seconds` of real time; True when cancelled meanwhile."""
+        if self._event is None:
+            with _CREATE:
+                if self._event is None:
+                    self._event = threading.Event()
+        if self._set:  # cancelled before the event existed: cancel() found none to set
+            self._event.set()
         deadline = time.monotonic() + seconds
         while True:
             left = deadline - time.monotonic()
@@ -71,13 +89,22 @@ class Timeline:
     execution); a virtual wait may end only when it is 0 and no other wait ends sooner.
     """
 
-    __slots__ = ("_changed", "_order", "_waits", "running")
+    __slots__ = ("_condition", "_order", "_waits", "running")
 
     def __init__(self) -> None:
-        self._changed = threading.Condition()
+        self._condition: threading.Condition | None = None
         self._waits: list[tuple[float, int]] = []
         self._order = itertools.count()
         self.running = 1
+
+    @property
+    def _changed(self) -> threading.Condition:
+        # Made on first use: most executions never run two branches at once.
+        if self._condition is None:
+            with _CREATE:
+                if self._condition is None:
+                    self._condition = threading.Condition()
+        return self._condition
 
     def spawn(self, count: int) -> None:
         """`count` more branches start running (counted before they start, so no wait ends early)."""
@@ -101,6 +128,9 @@ class Timeline:
 
     def wait_until(self, wake: float, cancel: CancelToken | None) -> bool:
         """Block until this is the earliest wait and nothing else runs; True when cancelled meanwhile."""
+        if self.running == 1 and not self._waits and self._condition is None:
+            # Never fanned out: the calling branch is the only one, nothing can happen before it.
+            return cancel is not None and cancel.cancelled
         with self._changed:
             if self.running == 1 and not self._waits:  # alone: nothing can happen before it
                 return cancel is not None and cancel.cancelled

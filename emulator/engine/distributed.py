@@ -803,7 +803,7 @@ def _run_child(parent: Interpreter, state: MapState, execution: Execution, data:
         check_payload(input_text, "child execution input")
         history.add("ExecutionStarted", 0, clock.now(), "executionStartedEventDetails",
                     {"input": input_text, "inputDetails": {"truncated": False}, "roleArn": run.role_arn})
-        root.last_value, root.last_text = data, input_text
+        root.checked, root.snap = data, input_text
         output = interp.run_machine(state.processor, data, root)
     except StatesError as err:
         _end(execution, history, root, "FAILED", "ExecutionFailed", "executionFailedEventDetails", err.error, err.cause)
@@ -818,7 +818,7 @@ def _run_child(parent: Interpreter, state: MapState, execution: Execution, data:
         _end(execution, history, root, "ABORTED", "ExecutionAborted", "executionAbortedEventDetails", None, None)
         raise
     else:
-        output_text = root.text_of(output)
+        output_text = to_json(output)
         execution.status = "SUCCEEDED"
         if keep:
             execution.output = output

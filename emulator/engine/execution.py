@@ -21,11 +21,13 @@ from typing import TYPE_CHECKING, Any
 from emulator import background
 from emulator.asl.parser import load_definition, parse
 from emulator.asl.states import Machine
+from emulator.asl.validate import PlainJson, measured, plain_json
 from emulator.asl.values import to_json
 from emulator.backends import Backends, events
 from emulator.engine.clock import Cancelled, CancelToken, Clock
 from emulator.engine.history import (
     MAX_EVENTS,
+    MAX_NESTING_DEPTH,
     EventList,
     History,
     HistoryLimitExceeded,
@@ -223,8 +225,10 @@ class StateMachine:
         name = str(uuid.UUID(int=rng.getrandbits(128), version=4)) if name is None else check_execution_name(name)
         # The run and the Execution each get their own copy: the caller keeps theirs to change.
         value = {} if input is None else input
-        check_input_depth(value)  # before anything serialises it
         input_text = _input_text(value)
+        # Only text with more than 1,000 brackets can nest deeper than that: the walk is for those alone.
+        if input_text.count("[") + input_text.count("{") > MAX_NESTING_DEPTH:
+            check_input_depth(value)
         check_input_size(input_text)
         data = json.loads(input_text)
         arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{self.name}:{name}"
@@ -286,18 +290,27 @@ def compile_definition(definition: dict[str, Any] | str | os.PathLike[str]) -> t
 
     Raises DefinitionError for an invalid definition (never cached)."""
     loaded = load_definition(definition)
+    # Compiling makes only lasting objects (frozen just below), so collecting while it runs finds nothing:
+    # a 1,000-state definition would pay dozens of young collections for it, a sixth of its compile time.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        key = json.dumps(loaded, sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError):
-        key = None  # not plain JSON (a NaN marker, mixed key types): validation will say why
-    if key is not None:
-        with _compiled_lock:
-            if (hit := _compiled.get(key)) is not None:
-                _compiled.move_to_end(key)
-                return hit
-    # The caller's dict is copied: the compiled states keep parts of it (Result, ...) and the caller may change it.
-    own = _private_copy(loaded) if loaded is definition else loaded
-    compiled = (own, parse(own))
+        # One serialization gives the cache key, the private copy, and the size validation measures.
+        plain = plain_json(loaded)
+        key = plain.key if plain is not None else None  # not plain JSON (a NaN marker, a tuple): validation says why
+        if key is not None:
+            with _compiled_lock:
+                if (hit := _compiled.get(key)) is not None:
+                    _compiled.move_to_end(key)
+                    return hit
+        # The caller's dict is copied: the compiled states keep parts of it (Result, ...) and the caller may
+        # change it.
+        own = _private_copy(loaded, plain) if loaded is definition else loaded
+        with measured(own, plain.text if plain is not None else None):  # validation need not serialize it again
+            compiled = (own, parse(own))
+    finally:
+        if collecting:
+            gc.enable()
     # The compiled states live as long as the cache: out of the cyclic collector's sight, its full
     # collections (which a long run's own allocations trigger) need not walk them again and again.
     gc.freeze()
@@ -309,26 +322,18 @@ def compile_definition(definition: dict[str, Any] | str | os.PathLike[str]) -> t
     return compiled
 
 
-def _private_copy(definition: Any) -> Any:
-    """A deep copy: through JSON text (in C, a few times faster than deepcopy) when that gives back an equal
-    value; else deepcopy, which keeps what validation must see (tuples, NaN, non-string keys, markers)."""
-    try:
-        text = json.dumps(definition, allow_nan=False)
-        copied = json.loads(text)
-        if copied == definition and not any(marker in text for marker in _MARKER_TEXTS):
-            return copied
-    except (TypeError, ValueError, RecursionError):
-        pass
-    return copy.deepcopy(definition)
-
-
-# NonJsonConstant markers (str) are equal to these strings, so a definition holding them is deep-copied.
-_MARKER_TEXTS = ('"NaN"', '"Infinity"', '"-Infinity"')
+def _private_copy(definition: Any, plain: PlainJson | None) -> Any:
+    """A deep copy: the one `plain_json` read back from the text when it is plain JSON; else deepcopy, which
+    keeps what validation must see (tuples, NaN, non-string keys, markers)."""
+    return plain.copy if plain is not None else copy.deepcopy(definition)
 
 
 def _input_text(value: Any) -> str:
     try:
         return to_json(value)
+    except RecursionError:
+        check_input_depth(value)  # nested past the recursion limit: InvalidExecutionInput says how deep
+        raise
     except (TypeError, ValueError) as exc:
         raise TypeError(f"execution input is not JSON: {exc}") from None
 
@@ -338,7 +343,7 @@ def _execute(machine: StateMachine, execution: Execution, run: Run, clock: Clock
     root = Branch(clock, 0, execution._cancel, Variables())
     run.history.add("ExecutionStarted", 0, clock.now(), "executionStartedEventDetails",
                     {"input": input_text, "inputDetails": {"truncated": False}, "roleArn": run.role_arn})
-    root.last_value, root.last_text = run.input, input_text
+    root.checked, root.snap = run.input, input_text
     _execute_from(machine, execution, run, clock, root, run.input, interpreter)
 
 
@@ -366,7 +371,7 @@ def _execute_from(machine: StateMachine, execution: Execution, run: Run, clock: 
                 f"An error occurred while executing the state '{execution.failed_state}': its data or "
                 "states nest too deeply to process.")
     else:
-        text = root.text_of(output)
+        text = to_json(output)
         # The caller's copy: the output may share objects with the definition (a Pass Result, ...).
         execution.output = json.loads(text)
         execution.status = "SUCCEEDED"

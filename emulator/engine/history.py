@@ -3,18 +3,22 @@
 Events are dicts with `timestamp`, `type`, `id`, `previousEventId` and one `*EventDetails`
 member, as boto3 returns them. Inputs and outputs are JSON text, as AWS stores them.
 
-A run records each event compactly (a tuple of its values: the float time, the texts it
-already made) and the dicts are built when someone reads them, once: a history nobody reads
-costs little, and its records hold no containers the cyclic collector has to keep visiting.
+A run records each event compactly (a tuple of its values: the float time, and for the
+state events of every transition a `snapshot` of the state's input or output: marshal's bytes,
+which the size check makes anyway) and the dicts, with their JSON text, are built when someone
+reads them, once: a history nobody reads costs little, and its records hold no containers the
+cyclic collector has to keep visiting.
 """
 
 from __future__ import annotations
 
+import marshal
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from emulator.asl.values import to_json
 from emulator.errors import DATA_LIMIT_EXCEEDED, InvalidExecutionInput, StatesError
 
 # AWS's quota for a Standard execution's history; passing it fails the execution.
@@ -78,14 +82,45 @@ def check_payload(text: str, state: str) -> None:
         )
 
 
+def snapshot(value: Any) -> bytes | str:
+    """A state's input or output as the history keeps it until read: marshal's bytes (format 2), made in C
+    in a fraction of the time JSON text takes, or the text itself for what marshal cannot write. Either
+    is a copy (later changes to the value do not reach it) and holds no container the cyclic collector
+    would have to visit in every live history."""
+    try:
+        return marshal.dumps(value, 2)
+    except ValueError:  # not marshallable (a handler's own type), or too deep for marshal
+        return to_json(value)
+
+
+def check_snapshot(snap: bytes | str, state: str) -> None:
+    """check_payload for a snapshot, without making its text when it cannot be too long. Marshal format 2
+    (no back-references: every occurrence is written out) takes at least one byte for every 6 the JSON
+    text can take for the same value (a string's escapes, a number's digits, `false`), so 6 x its length
+    bounds the text's UTF-8 length."""
+    if type(snap) is str:
+        check_payload(snap, state)
+    elif 6 * len(snap) > MAX_PAYLOAD_BYTES:
+        check_payload(to_json(marshal.loads(snap)), state)
+
+
+def snapshot_text(snap: bytes | str) -> str:
+    return snap if type(snap) is str else to_json(marshal.loads(snap))
+
+
 class HistoryLimitExceeded(Exception):
     """The execution reached AWS's 25,000-event history quota."""
 
 
-# Details given as (name, JSON text) rather than a dict, by details key: the state events of every
-# transition, stored as two strings and made into AWS's shape when read.
+# Details given as (name, snapshot) rather than a dict, by details key: the state events of every
+# transition, stored as the state's name and its input or output, made into AWS's shape when read.
 _COMPACT = {"stateEnteredEventDetails": ("input", "inputDetails"),
             "stateExitedEventDetails": ("output", "outputDetails")}
+
+
+# Map iteration events' details given as (index, Map state's name).
+_ITERATION = frozenset({"mapIterationStartedEventDetails", "mapIterationSucceededEventDetails",
+                        "mapIterationFailedEventDetails", "mapIterationAbortedEventDetails"})
 
 
 class EventList(list):  # type: ignore[type-arg]
@@ -109,15 +144,17 @@ class EventList(list):  # type: ignore[type-arg]
 class History:
     """An append-only event log shared by every branch of one execution."""
 
-    __slots__ = ("_events", "_lock", "_pending", "limit", "paths")
+    __slots__ = ("_count", "_events", "_lock", "_pending", "limit", "paths")
 
     def __init__(self, limit: int | None = MAX_EVENTS) -> None:
         self._events = EventList(owner=self)
-        self._pending: list[tuple[Any, ...]] = []  # recorded, not yet built: (id, type, previous, time, key, details)
-        # Beside each event, the branch that added it ((Parallel/Map state, index) per level): what a
-        # resumed execution replays each branch's recorded events by (emulator/engine/redrive.py).
+        # Recorded, not yet built: (id, type, previous, time, key, details, path).
+        self._pending: list[tuple[Any, ...]] = []
+        # Beside each event (built with it), the branch that added it ((Parallel/Map state, index) per
+        # level): what a resumed execution replays each branch's recorded events by (engine/redrive.py).
         self.paths: list[tuple[tuple[str, int], ...]] = []
         self._lock = threading.Lock()
+        self._count = 0
         self.limit = limit
 
     @property
@@ -132,24 +169,29 @@ class History:
         events = events.sync() if isinstance(events, EventList) else EventList(events)
         with self._lock:
             events.owner = self
-            self._events, self._pending = events, []
+            self._events, self._pending, self._count = events, [], len(events)
 
     def add(self, event_type: str, previous: int, timestamp: float, details_key: str | None = None,
-            details: dict[str, Any] | tuple[str, str] | None = None, path: tuple[tuple[str, int], ...] = ()) -> int:
-        """Record an event; its id. `details` may be (name, text) for the keys in _COMPACT."""
+            details: dict[str, Any] | tuple[Any, ...] | Callable[[], dict[str, Any]] | None = None,
+            path: tuple[tuple[str, int], ...] = ()) -> int:
+        """Record an event; its id. `details` may be (name, snapshot) for the keys in _COMPACT,
+        (index, name) for those in _ITERATION, or a function
+        that makes the dict when the event is read."""
         with self._lock:
-            event_id = len(self._events) + len(self._pending) + 1
+            event_id = self._count + 1
             if self.limit is not None and event_id > self.limit:
                 raise HistoryLimitExceeded()
-            self._pending.append((event_id, event_type, previous, timestamp, details_key, details))
-            self.paths.append(path)
+            self._count = event_id
+            self._pending.append((event_id, event_type, previous, timestamp, details_key, details, path))
         return event_id
 
     def _materialise(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, []
-            append = self._events.append
-            for event_id, event_type, previous, timestamp, key, details in pending:
+            append, paths = self._events.append, self.paths
+            texts: dict[int, str] = {}  # a state's output is the next one's input: its text is made once
+            for event_id, event_type, previous, timestamp, key, details, path in pending:
+                paths.append(path)
                 event: dict[str, Any] = {
                     "timestamp": datetime.fromtimestamp(timestamp, tz=UTC),
                     "type": event_type,
@@ -157,11 +199,19 @@ class History:
                     "previousEventId": previous,
                 }
                 if key is not None:
-                    if type(details) is tuple:
+                    if type(details) is tuple and key in _ITERATION:
+                        details = {"index": details[0], "name": details[1]}
+                    elif type(details) is tuple:
                         text_key, flag_key = _COMPACT[key]
-                        details = {"name": details[0], text_key: details[1], flag_key: {"truncated": False}}
+                        snap = details[1]
+                        text = texts.get(id(snap))
+                        if text is None:
+                            text = texts[id(snap)] = snapshot_text(snap)
+                        details = {"name": details[0], text_key: text, flag_key: {"truncated": False}}
+                    elif callable(details):
+                        details = details()
                     event[key] = details if details is not None else {}
                 append(event)
 
     def __len__(self) -> int:
-        return len(self._events) + len(self._pending)
+        return self._count

@@ -1,7 +1,8 @@
 """Running compiled states: the transition loop, data flow, retries, fan-out and history.
 
-The loop is the hot path: a transition does one history event pair, one JSON serialisation
-of the state's output (reused as the next state's input) and no parsing.
+The loop is the hot path: a transition records one history event pair (snapshots of the state's
+input and output, whose JSON text is made when the history is read), checks its output's size on
+that snapshot (engine/history.py) and does no parsing.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from marshal import dumps as _marshal
 from typing import Any
 
 from emulator import background
@@ -36,7 +38,7 @@ from emulator.asl.states import (
 from emulator.asl.values import to_json
 from emulator.engine import distributed
 from emulator.engine.clock import Cancelled, CancelToken, Clock, backoff_delay, iso8601
-from emulator.engine.history import History, check_payload
+from emulator.engine.history import MAX_PAYLOAD_BYTES, History, check_payload, check_snapshot, snapshot
 from emulator.engine.observe import Context, Observer, Path, RunAgain
 from emulator.engine.variables import Variables
 from emulator.errors import (
@@ -61,6 +63,9 @@ _LOCATED = frozenset({RUNTIME, QUERY_EVALUATION_ERROR})
 # AWS runs at most 40 iterations of an inline Map at once.
 _MAX_INLINE_CONCURRENCY = 40
 _RETRYABLE = frozenset({"Task", "Parallel", "Map"})  # the state types that take Retry
+# Each state type's entered and exited event types, and whether it takes Retry.
+_EVENT_TYPES = {kind: (kind + "StateEntered", kind + "StateExited", kind in _RETRYABLE)
+                for kind in ("Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")}
 
 
 class ExecutionTimedOut(Exception):
@@ -97,22 +102,19 @@ class Run:
 class Branch:
     """One thread of control: the execution itself, a Parallel branch or a Map iteration."""
 
-    __slots__ = ("cancel", "clock", "last", "last_text", "last_value", "path", "variables")
+    __slots__ = ("cancel", "checked", "clock", "last", "path", "snap", "variables")
 
     def __init__(self, clock: Clock, last: int, cancel: CancelToken, variables: Variables) -> None:
         self.clock = clock
         self.last = last  # id of this branch's latest event: the next one's previousEventId
         self.cancel = cancel
         self.variables = variables
-        self.last_value: Any = UNSET
-        self.last_text = ""
+        # The latest value known to be within the payload limit (the previous state's output), and its
+        # snapshot (engine/history.py): a state passing its input on unchanged needs no new check, and the
+        # next state's entered event records the same snapshot.
+        self.checked: Any = UNSET
+        self.snap: bytes | str = b""
         self.path: Path = ()  # (Parallel/Map state, index) per level, for observers
-
-    def text_of(self, value: Any) -> str:
-        """JSON text of a value, reusing the previous state's serialised output."""
-        if value is self.last_value:
-            return self.last_text
-        return to_json(value)
 
     def fork(self, last: int, cancel: CancelToken, variables: Variables | None = None) -> Branch:
         """A child branch: its own clock, and a variable scope that reads this one's."""
@@ -125,14 +127,15 @@ class Env:
     __slots__ = ("_context", "branch", "entered", "entered_event", "map_item", "pending", "retry_count", "retryable",
                  "run", "state_name", "task_token")
 
-    def __init__(self, run: Run, branch: Branch, state_name: str, entered: float, entered_event: int) -> None:
+    def __init__(self, run: Run, branch: Branch, state_name: str, entered: float, entered_event: int,
+                 retryable: bool = True) -> None:
         self.run = run
         self.branch = branch
         self.state_name = state_name
         self.entered = entered
         self.entered_event = entered_event
         self.retry_count = 0
-        self.retryable = True
+        self.retryable = retryable
         self.task_token: str | None = None
         self.map_item: dict[str, Any] | None = None
         self.pending: dict[str, Any] | None = None  # the state's Assign, applied when it exits
@@ -213,6 +216,16 @@ def _failure_details(err: StatesError) -> dict[str, Any]:
     return _error_output(err, "error", "cause")
 
 
+def _failed_details(err: StatesError, names: dict[str, str] | None) -> dict[str, Any] | Callable[[], dict[str, Any]]:
+    """A failed task's event details; a handler's error document (costly) is written when the history is read."""
+    base = names or {}
+    cause_later = getattr(err, "cause_later", None)
+    if cause_later is None:
+        return {**base, **_failure_details(err)}
+    error, cause = err.error, cause_later()
+    return lambda: {**base, "error": error, "cause": cause()}
+
+
 def error_matches(error_equals: tuple[str, ...], error: str | None) -> bool:
     """Whether a Retrier or Catcher naming `error_equals` takes `error` (States.ALL, States.TaskFailed rules)."""
     if error in NOT_MATCHED_BY_ALL:
@@ -244,7 +257,8 @@ class Interpreter:
 
     # -- events -------------------------------------------------------------------------
     def event(self, branch: Branch, event_type: str, key: str | None = None,
-              details: dict[str, Any] | tuple[str, str] | None = None, previous: int | None = None) -> int:
+              details: dict[str, Any] | tuple[Any, ...] | Callable[[], dict[str, Any]] | None = None,
+              previous: int | None = None) -> int:
         if self.run.replay is not None and (recorded := self.run.replay.take(branch.path, event_type)) is not None:
             branch.last = recorded
             return recorded
@@ -274,11 +288,17 @@ class Interpreter:
 
     def run_state(self, state: State, data: Any, branch: Branch) -> tuple[Any, str | None]:
         kind = state.type
-        # (name, text): History builds AWS's details dict when the event is read.
-        entered = self.event(branch, kind + "StateEntered", "stateEnteredEventDetails",
-                             (state.name, branch.text_of(data)))
-        env = Env(self.run, branch, state.name, branch.clock.now(), entered)
-        env.retryable = kind in _RETRYABLE
+        entered_type, exited_type, retryable = _EVENT_TYPES[kind]
+        run = self.run
+        now = branch.clock.now()
+        # (name, snapshot): History builds AWS's details dict, and the value's text, when the event is read.
+        details: Any = (state.name, branch.snap if data is branch.checked else snapshot(data))
+        if run.replay is None:
+            entered = branch.last = run.history.add(entered_type, branch.last, now, "stateEnteredEventDetails",
+                                                    details, branch.path)
+        else:
+            entered = self.event(branch, entered_type, "stateEnteredEventDetails", details)
+        env = Env(run, branch, state.name, now, entered, retryable)
         obs = self.observer
         if obs is not None:
             obs.state_entered(self._ctx(env), state, data)
@@ -300,17 +320,26 @@ class Interpreter:
                 obs.error_caught(self._ctx(env), state, err, state.catch.index(catcher))
             output = self._caught(state, catcher, data, _error_output(err), env)
             next_name = catcher.next
-        text = to_json(output)
-        check_payload(text, state.name)
-        branch.last_value, branch.last_text = output, text
-        details: dict[str, Any] | tuple[str, str] = (state.name, text)
+        if output is not branch.checked:
+            try:  # history.snapshot and check_snapshot, inlined for the common case: the hot path's costliest calls
+                snap: bytes | str = _marshal(output, 2)
+            except ValueError:
+                snap = snapshot(output)
+            if type(snap) is str or 6 * len(snap) > MAX_PAYLOAD_BYTES:
+                check_snapshot(snap, state.name)
+            branch.checked, branch.snap = output, snap
+        details = (state.name, branch.snap)
         if env.pending:
             if obs is not None:
                 obs.stage(self._ctx(env), state, "variables", env.pending)
-            details = {"name": state.name, "output": text, "outputDetails": {"truncated": False},
+            details = {"name": state.name, "output": to_json(output), "outputDetails": {"truncated": False},
                        "assignedVariables": branch.variables.assign(env.pending),
                        "assignedVariablesDetails": {"truncated": False}}
-        self.event(branch, kind + "StateExited", "stateExitedEventDetails", details)
+        if run.replay is None:
+            branch.last = run.history.add(exited_type, branch.last, branch.clock.now(), "stateExitedEventDetails",
+                                          details, branch.path)
+        else:
+            self.event(branch, exited_type, "stateExitedEventDetails", details)
         if obs is not None:
             obs.state_exited(self._ctx(env), state, output, next_name)
         return output, next_name
@@ -464,6 +493,16 @@ class Interpreter:
     def _pass(self, state: PassState, data: Any, branch: Branch, env: Env) -> tuple[Any, str | None]:
         if state.jsonata:
             return self._output(state, data, UNSET, env), state.next
+        if self.observer is None and state.assign is None:  # the common case, without the stages' calls
+            path = state.input_path
+            effective = data if path is UNSET else {} if path is None else path.get(data, env)
+            result = state.result
+            if result is UNSET:
+                result = state.parameters.render(effective, env) if state.parameters is not None else effective
+            path = state.result_path
+            combined = result if path is UNSET else data if path is None else path.set(data, result)
+            path = state.output_path
+            return (combined if path is UNSET else {} if path is None else path.get(combined, env)), state.next
         effective = self._input(state, data, env)
         result = state.result if state.result is not UNSET else self._payload(state, effective, env)
         return self._output(state, data, result, env), state.next
@@ -491,6 +530,9 @@ class Interpreter:
         effective = self._input(state, data, env)
         for rule in state.choices:
             if rule.predicate(effective, env):
+                if rule.assign is None and state.assign is None and not state.jsonata and self.observer is None:
+                    path = state.output_path  # the common case, without _output's stages
+                    return (effective if path is UNSET else {} if path is None else path.get(effective, env)), rule.next
                 return self._output(state, effective, UNSET, env, rule), rule.next
         if state.default is None:
             raise StatesError(NO_CHOICE_MATCHED, "No Matches!")
@@ -627,15 +669,18 @@ class Interpreter:
                 raise TaskTimedOut(TIMEOUT)
             text = to_json(result)
             check_payload(text, state.name)
+            if isinstance(result, dict | list | tuple):
+                # The run's own copy: the history shows this value later, and the handler may keep and change its own.
+                result = json.loads(text)
         except StatesError as err:
             if err.error == RUNTIME:
                 raise
             outcome = "TimedOut" if isinstance(err, TaskTimedOut) else "Failed"
-            details = _failure_details(err)
+            details = _failed_details(err, None if lambda_style else names)
             if lambda_style:
                 self.event(branch, f"LambdaFunction{outcome}", f"lambdaFunction{outcome}EventDetails", details)
             else:
-                self.event(branch, f"Task{outcome}", f"task{outcome}EventDetails", {**names, **details})
+                self.event(branch, f"Task{outcome}", f"task{outcome}EventDetails", details)
             raise
         if lambda_style:
             self.event(branch, "LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails",
@@ -668,7 +713,7 @@ class Interpreter:
     def _concurrent(self, machines: list[Machine]) -> bool:
         return any(m.has_task or m.has_wait for m in machines)
 
-    def _fan_out(self, branch: Branch, jobs: list[tuple[Machine, Any, Callable[[Branch, Any], Any] | None]],
+    def _fan_out(self, branch: Branch, jobs: list[tuple[Machine, Any, Callable[[Branch, Any, int], Any] | None]],
                  started: int, workers: int, owner: State | None = None) -> list[Any]:
         """Run sub-machines (Parallel branches or Map iterations); results in job order.
 
@@ -688,12 +733,12 @@ class Interpreter:
             children.append(child)
             obs = self.observer
             if obs is None or owner is None:
-                results[index] = wrap(child, data) if wrap else self.run_machine(machine, data, child)
+                results[index] = wrap(child, data, index) if wrap else self.run_machine(machine, data, child)
                 return child
             ctx = Context(self.run.execution_arn, branch.path, owner.name, 0)
             obs.branch_started(ctx, owner, index, data)
             try:
-                results[index] = wrap(child, data) if wrap else self.run_machine(machine, data, child)
+                results[index] = wrap(child, data, index) if wrap else self.run_machine(machine, data, child)
             except StatesError as err:
                 obs.branch_ended(ctx, owner, index, None, err)
                 raise
@@ -880,38 +925,35 @@ class Interpreter:
         lock = threading.Lock()
         reused = (self.run.redrive_reuse or {}).pop(state.name, None) if not branch.path else None
 
-        def iteration(index: int) -> Callable[[Branch, Any], Any]:
-            def run(child: Branch, item: Any) -> Any:
-                ident = {"index": index, "name": state.name}
-                if reused is not None and index in reused:  # a redrive re-runs only the failed iterations
-                    return reused[index]
-                self.event(child, "MapIterationStarted", "mapIterationStartedEventDetails", ident)
-                try:
-                    out = self.run_machine(state.processor, item, child)
-                except Cancelled:
-                    self.event(child, "MapIterationAborted", "mapIterationAbortedEventDetails", dict(ident))
+        def run(child: Branch, item: Any, index: int) -> Any:
+            ident = (index, state.name)  # the events' details (History builds the dicts)
+            if reused is not None and index in reused:  # a redrive re-runs only the failed iterations
+                return reused[index]
+            self.event(child, "MapIterationStarted", "mapIterationStartedEventDetails", ident)
+            try:
+                out = self.run_machine(state.processor, item, child)
+            except Cancelled:
+                self.event(child, "MapIterationAborted", "mapIterationAbortedEventDetails", ident)
+                raise
+            except StatesError as err:
+                failed_after = child.last
+                self.event(child, "MapIterationFailed", "mapIterationFailedEventDetails", ident)
+                child.last = failed_after
+                if not tolerant:
                     raise
-                except StatesError as err:
-                    failed_after = child.last
-                    self.event(child, "MapIterationFailed", "mapIterationFailedEventDetails", dict(ident))
-                    child.last = failed_after
-                    if not tolerant:
-                        raise
-                    with lock:
-                        failures.append(err)
-                        if self._exceeds(len(failures), len(inputs), tolerated_count, tolerated_pct):
-                            raise StatesError(EXCEED_TOLERATED_FAILURE_THRESHOLD,
-                                              "The specified tolerated failure threshold was exceeded") from None
-                    return _error_output(err)
-                last_inner = child.last
-                self.event(child, "MapIterationSucceeded", "mapIterationSucceededEventDetails", dict(ident))
-                child.last = last_inner
-                return out
-
-            return run
+                with lock:
+                    failures.append(err)
+                    if self._exceeds(len(failures), len(inputs), tolerated_count, tolerated_pct):
+                        raise StatesError(EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                                          "The specified tolerated failure threshold was exceeded") from None
+                return _error_output(err)
+            last_inner = child.last
+            self.event(child, "MapIterationSucceeded", "mapIterationSucceededEventDetails", ident)
+            child.last = last_inner
+            return out
 
         workers = concurrency if concurrency > 0 else _MAX_INLINE_CONCURRENCY
-        jobs = [(state.processor, item, iteration(i)) for i, item in enumerate(inputs)]
+        jobs = [(state.processor, item, run) for item in inputs]
         return self._fan_out(branch, jobs, branch.last, min(workers, _MAX_INLINE_CONCURRENCY), state)
 
     @staticmethod

@@ -160,20 +160,32 @@ def release() -> None:
             _Active.root = None
 
 
+def _aws_names() -> set[str]:
+    """The names of the AWS_* variables set now. Every run looks (twice), so on POSIX the encoded
+    names are filtered before any is decoded: os.environ's own iteration decodes them all."""
+    raw = getattr(os.environ, "_data", None)
+    if os.name == "posix" and isinstance(raw, dict):
+        return {os.fsdecode(k) for k in raw if isinstance(k, bytes) and k.startswith(b"AWS_")}
+    return {k for k in os.environ if k.startswith("AWS_")}
+
+
 def _apply(url: str) -> None:
     wanted = {**_FIXED, "AWS_ENDPOINT_URL": url}
-    cleared = [k for k in os.environ if k.startswith(_CLEARED_PREFIX)] + [k for k in _CLEARED if k in os.environ]
+    present = _aws_names()
+    cleared = [k for k in present if k.startswith(_CLEARED_PREFIX) or k in _CLEARED]
     for key in [*wanted, *cleared]:
-        _saved[key] = os.environ.get(key)
+        _saved[key] = os.environ[key] if key in present else None
     for key in cleared:
         del os.environ[key]
-    os.environ.update(wanted)
+    for key, value in wanted.items():
+        if _saved[key] != value:
+            os.environ[key] = value
 
 
 def _restore() -> None:
     for key, value in _saved.items():
         if value is None:
             os.environ.pop(key, None)
-        else:
+        elif os.environ.get(key) != value:
             os.environ[key] = value
     _saved.clear()

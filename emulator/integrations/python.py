@@ -93,6 +93,15 @@ class HandlerError(StatesError):
     def cause(self, value: str | None) -> None:
         self._cause, self._frames = value, None
 
+    def cause_later(self) -> Callable[[], str | None]:
+        """The cause as a function, for a history event built when read: it holds the message and frames,
+        not this exception (whose traceback holds the run's frames)."""
+        if self._frames is None:
+            cause = self._cause
+            return lambda: cause
+        message, error, frames = self._message, self.error or "", self._frames
+        return lambda: _error_document(message, error, traceback.StackSummary.from_list(frames).format())
+
     def __str__(self) -> str:
         return f"{self.error}: {self.cause}"
 
