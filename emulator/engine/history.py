@@ -13,6 +13,7 @@ cyclic collector has to keep visiting.
 from __future__ import annotations
 
 import marshal
+import math
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -30,24 +31,21 @@ MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_NESTING_DEPTH = 1000
 
 
+_CONTAINERS = (dict, list, tuple)
+
+
 def nesting_depth(value: Any, limit: int = MAX_NESTING_DEPTH) -> int:
-    """How many arrays/objects deep `value` goes, counting no further than `limit + 1` (iteratively,
-    so any depth is measured without recursion)."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            node = node.values()
-        elif not isinstance(node, list | tuple):
-            continue
+    """How many arrays/objects deep `value` goes, counting no further than `limit + 1`: level by level
+    (each level one comprehension, so a wide document costs little), without recursion."""
+    level = [value] if isinstance(value, _CONTAINERS) else []
+    depth = 0
+    while level:
         depth += 1
-        if depth > deepest:
-            deepest = depth
-            if deepest > limit:
-                return deepest
-        stack.extend((child, depth) for child in node if isinstance(child, dict | list | tuple))
-    return deepest
+        if depth > limit:
+            return depth
+        level = [child for node in level for child in (node.values() if isinstance(node, dict) else node)
+                 if isinstance(child, _CONTAINERS)]
+    return depth
 
 
 def check_input_depth(value: Any) -> None:
@@ -144,7 +142,7 @@ class EventList(list):  # type: ignore[type-arg]
 class History:
     """An append-only event log shared by every branch of one execution."""
 
-    __slots__ = ("_count", "_events", "_lock", "_pending", "limit", "paths")
+    __slots__ = ("_cap", "_count", "_events", "_lock", "_pending", "_shared", "paths")
 
     def __init__(self, limit: int | None = MAX_EVENTS) -> None:
         self._events = EventList(owner=self)
@@ -153,9 +151,25 @@ class History:
         # Beside each event (built with it), the branch that added it ((Parallel/Map state, index) per
         # level): what a resumed execution replays each branch's recorded events by (engine/redrive.py).
         self.paths: list[tuple[tuple[str, int], ...]] = []
+        # Taken by readers that build events, and by writers once branches on threads add them at once
+        # (`share`): until then one thread adds, and a lock per event would cost half of what adding does.
         self._lock = threading.Lock()
+        self._shared = False
         self._count = 0
-        self.limit = limit
+        self._cap = limit if limit is not None else math.inf
+
+    @property
+    def limit(self) -> int | None:
+        """The event quota (None: none; an execution's last event is added past it)."""
+        return None if self._cap == math.inf else int(self._cap)
+
+    @limit.setter
+    def limit(self, value: int | None) -> None:
+        self._cap = value if value is not None else math.inf
+
+    def share(self) -> None:
+        """Branches on threads are about to add events at once: take the lock for every event from now on."""
+        self._shared = True
 
     @property
     def events(self) -> EventList:
@@ -177,17 +191,27 @@ class History:
         """Record an event; its id. `details` may be (name, snapshot) for the keys in _COMPACT,
         (index, name) for those in _ITERATION, or a function
         that makes the dict when the event is read."""
-        with self._lock:
+        lock = self._lock if self._shared else None
+        if lock is not None:
+            lock.acquire()
+        try:
             event_id = self._count + 1
-            if self.limit is not None and event_id > self.limit:
+            if event_id > self._cap:
                 raise HistoryLimitExceeded()
             self._count = event_id
             self._pending.append((event_id, event_type, previous, timestamp, details_key, details, path))
+        finally:
+            if lock is not None:
+                lock.release()
         return event_id
 
     def _materialise(self) -> None:
         with self._lock:
-            pending, self._pending = self._pending, []
+            # Taken from the front, not swapped for a new list: an unshared writer may be appending now.
+            records = self._pending
+            count = len(records)
+            pending = records[:count]
+            del records[:count]
             append, paths = self._events.append, self.paths
             texts: dict[int, str] = {}  # a state's output is the next one's input: its text is made once
             for event_id, event_type, previous, timestamp, key, details, path in pending:

@@ -748,12 +748,22 @@ class Interpreter:
         try:
             if workers <= 1 or not self._concurrent([j[0] for j in jobs]):
                 last = started
-                for index in range(len(jobs)):
-                    last = one(index, last).last
+                if self.observer is None and owner is not None:  # `one` without its observer calls, inlined
+                    parent, owner_name = branch.path, owner.name
+                    for index, (machine, data, wrap) in enumerate(jobs):
+                        child = branch.fork(last, cancel)
+                        child.path = (*parent, (owner_name, index))
+                        children.append(child)
+                        results[index] = wrap(child, data, index) if wrap else self.run_machine(machine, data, child)
+                        last = child.last
+                else:
+                    for index in range(len(jobs)):
+                        last = one(index, last).last
                 branch.last = last
             else:
                 # The timeline counts a pool slot as running from submission to its last job's end,
                 # so a sibling's virtual wait never ends while a queued job has yet to run.
+                self.run.history.share()
                 timeline, slots = branch.clock.timeline, min(workers, len(jobs))
                 queued, claim = [len(jobs) - slots], threading.Lock()
 
