@@ -167,3 +167,36 @@ def test_a_handler_changing_its_result_afterwards_does_not_change_the_history() 
     kept["n"] = 2  # after the run, before anyone read the history
     exits = [e["stateExitedEventDetails"]["output"] for e in ex.history if e["type"].endswith("StateExited")]
     assert exits == ['{"n":1}', '{"n":1}'] and ex.output == {"n": 1}
+
+
+def test_events_read_while_the_run_adds_them_are_all_kept_in_order() -> None:
+    # One thread adds without a lock; a reader building events at the same time takes records from the
+    # front of the list, so an event appended meanwhile is never lost.
+    states = {f"P{i}": {"Type": "Pass", "Result": {"i": i}, "ResultPath": "$.last", "Next": f"P{i + 1}"}
+              for i in range(3000)}
+    states["P3000"] = {"Type": "Succeed"}
+    machine = emulator.StateMachine({"StartAt": "P0", "States": states})
+    ex = machine.start({})
+    seen = 0
+    while ex.status == "RUNNING":
+        seen = max(seen, len(ex.history))
+    ex.wait()
+    ids = [e["id"] for e in ex.history]
+    assert ex.status == "SUCCEEDED" and ids == list(range(1, 6005)) and seen <= len(ids)
+    assert [e["previousEventId"] for e in ex.history][2:] == ids[1:-1]  # the first state's follows 0, as on AWS
+
+
+def test_branches_on_threads_number_their_events_once_each() -> None:
+    def slow(event: Any) -> Any:
+        return event
+
+    def branch(n: int) -> dict[str, Any]:
+        return {"StartAt": f"T{n}", "States": {f"T{n}": {"Type": "Task", "Resource": LAMBDA + "slow", "Next": f"P{n}"},
+                                                f"P{n}": {"Type": "Pass", "End": True}}}
+
+    definition = {"StartAt": "Par", "States": {"Par": {"Type": "Parallel", "Branches": [branch(n) for n in range(8)],
+                                                       "End": True}}}
+    ex = emulator.run(definition, {"x": 1}, resources={"slow": slow})
+    ids = [e["id"] for e in ex.history]
+    assert ex.status == "SUCCEEDED" and ids == list(range(1, len(ids) + 1))
+    assert sum(e["type"] == "LambdaFunctionSucceeded" for e in ex.history) == 8
