@@ -21,8 +21,6 @@ import os
 import selectors
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -128,26 +126,38 @@ def _stop_all() -> None:
         _endpoints.pop().stop()
 
 
-@contextmanager
-def aws_environment(backends: Backends) -> Iterator[None]:
-    """Run the block with the AWS SDKs pointed at the local endpoint of `backends`' workspace."""
-    root = backends.workspace.root
-    with _lock:
-        if _Active.root != root:
-            _lock.wait_for(lambda: _Active.calls == 0 or _Active.root == root)
+class _Environment:
+    """aws_environment's block (a class: it is entered around every handler call, and a generator-based
+    context manager costs a few times more)."""
+
+    __slots__ = ("backends",)
+
+    def __init__(self, backends: Backends) -> None:
+        self.backends = backends
+
+    def __enter__(self) -> None:
+        backends = self.backends
+        root = backends.workspace.root
+        with _lock:
             if _Active.root != root:
-                if _Active.root is not None:
-                    _restore()
-                _apply(url_for(backends))
-                _Active.root = root
-        _Active.calls += 1
-    try:
-        yield
-    finally:
+                _lock.wait_for(lambda: _Active.calls == 0 or _Active.root == root)
+                if _Active.root != root:
+                    if _Active.root is not None:
+                        _restore()
+                    _apply(url_for(backends))
+                    _Active.root = root
+            _Active.calls += 1
+
+    def __exit__(self, *exc_info: object) -> None:
         with _lock:
             _Active.calls -= 1
             if _Active.calls == 0:
                 _lock.notify_all()
+
+
+def aws_environment(backends: Backends) -> _Environment:
+    """Run the block with the AWS SDKs pointed at the local endpoint of `backends`' workspace."""
+    return _Environment(backends)
 
 
 def release() -> None:

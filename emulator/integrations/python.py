@@ -16,6 +16,7 @@ import importlib
 import importlib.util
 import inspect
 import json
+import linecache
 import math
 import os
 import sys
@@ -106,13 +107,20 @@ class HandlerError(StatesError):
         return f"{self.error}: {self.cause}"
 
 
-def _user_frames(exc: BaseException) -> list[traceback.FrameSummary]:
-    """Where `exc` was raised, the user's frames only (Lambda shows no runtime frames). Source lines
-    are read now (linecache makes it cheap): a handler file fixed before the trace is written must not
-    put its new lines into the old failure."""
-    return [traceback.FrameSummary(frame.f_code.co_filename, line, frame.f_code.co_name)
-            for frame, line in traceback.walk_tb(exc.__traceback__)
-            if not frame.f_code.co_filename.startswith(_PACKAGE_DIR)]
+def _user_frames(exc: BaseException) -> list[tuple[str, int, str, str]]:
+    """Where `exc` was raised, the user's frames only (Lambda shows no runtime frames), as
+    (file, line number, function, source line) for StackSummary.from_list. Source lines are read now
+    (linecache makes it cheap): a handler file fixed before the trace is written must not put its new
+    lines into the old failure."""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if not code.co_filename.startswith(_PACKAGE_DIR):
+            frames.append((code.co_filename, tb.tb_lineno, code.co_name,
+                           linecache.getline(code.co_filename, tb.tb_lineno).strip()))
+        tb = tb.tb_next
+    return frames
 
 
 def _error_document(message: str, error_type: str, frames: list[str]) -> str:
