@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 _changed = threading.Condition()
@@ -23,15 +22,21 @@ _local = threading.local()
 _work: dict[threading.Thread, float] = {}  # running work and when it started (monotonic), for progress displays
 
 
-@contextmanager
-def owned_by(owner: object) -> Iterator[None]:
-    """Background work spawned inside this block belongs to `owner` (an execution)."""
-    previous = getattr(_local, "owner", None)
-    _local.owner = owner
-    try:
-        yield
-    finally:
-        _local.owner = previous
+class owned_by:
+    """Background work spawned inside this block belongs to `owner` (an execution). A class rather than a
+    generator: it is entered around every Task."""
+
+    __slots__ = ("owner", "previous")
+
+    def __init__(self, owner: object) -> None:
+        self.owner = owner
+
+    def __enter__(self) -> None:
+        self.previous = getattr(_local, "owner", None)
+        _local.owner = self.owner
+
+    def __exit__(self, *exc_info: object) -> None:
+        _local.owner = self.previous
 
 
 def spawn(target: Callable[..., Any], *args: Any, name: str) -> threading.Thread:
@@ -66,6 +71,8 @@ def activity() -> list[tuple[str, float]]:
 
 def settle(owner: object, timeout: float) -> None:
     """Let up to `timeout` real seconds pass while `owner` has background work, until a piece ends."""
+    if not _running.get(owner):  # the common case, without the lock: nothing of its own in flight
+        return
     with _changed:
         if _running.get(owner):
             _changed.wait(timeout)
@@ -82,6 +89,8 @@ def on_failure(cleanup: Callable[[], None]) -> None:
 
 def finished(owner: object, succeeded: bool) -> None:
     """The owner ended: forget its cleanups, running them first when it did not succeed."""
+    if owner not in _cleanups and owner not in _running:  # it started no background work
+        return
     with _changed:
         cleanups = _cleanups.pop(owner, [])
         if not _running.get(owner):
