@@ -312,8 +312,9 @@ def run_command(definition: str, input_: str | None, name: str | None, real_time
     """Run DEFINITION (a .json file) and print its result."""
     from emulator import targets
     from emulator.integrations.mocks import MockConfigError, test_case_for
+    from emulator.integrations.registry import prewarm
     from emulator.testing.cli import run_options
-    from emulator.testing.preflight import format_missing, preflight
+    from emulator.testing.preflight import format_missing, preflight, resource_arns
 
     chosen = _execution_name(name)
     data = _read_input(input_) if input_ is not None else {}
@@ -347,6 +348,7 @@ def run_command(definition: str, input_: str | None, name: str | None, real_time
                if not any(m.state in states for states in real.values())]
     if missing and not allow_missing:
         _fail(format_missing(missing), 1)
+    prewarm(resource_arns(machine.definition))  # what its Tasks' first calls load, loaded while it runs
     progress = None
     if not as_json and sys.stdout.isatty():  # a person is watching: live progress, then one summary line
         from rich.console import Console

@@ -184,3 +184,20 @@ def test_a_handler_stack_trace_has_only_user_frames(tmp_path: Path) -> None:
     assert [frame.split(", in ")[1].split("\n")[0] for frame in frames] == ["fails", "_failing_leaf"]
     assert all(f'File "{__file__}"' in frame for frame in frames)
     assert 'raise ValueError(f"bad item {n}")' in frames[-1]
+
+
+def test_preflight_loads_no_engine_of_the_services_and_prewarm_loads_them_on_a_thread(tmp_path: Path) -> None:
+    # Pre-flight only asks whether something backs each Task; what their first calls load (botocore's
+    # models, DuckDB and pyarrow for Athena) `prewarm` loads on a thread while the run goes on.
+    code = (f"import json, sys, emulator\n"
+            f"from emulator.testing.preflight import preflight, resource_arns\n"
+            f"from emulator.integrations.registry import prewarm\n"
+            f"machine = emulator.StateMachine({str(ROOT / 'definitions' / 'car_rental_pipeline.asl.json')!r}, "
+            f"workspace=emulator.Workspace(root='ws', project={str(ROOT)!r}))\n"
+            f"assert preflight(machine) == []\n"
+            f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & {{'duckdb', 'pyarrow', 'sqlglot', 'botocore'}})\n"
+            f"thread = prewarm(resource_arns(machine.definition))\n"
+            f"thread.join()\n"
+            f"print(json.dumps([heavy, thread.daemon, 'emulator.backends.sql' in sys.modules, "
+            f"'botocore' in sys.modules]))")
+    assert python(code, tmp_path) == [[], False, True, True]

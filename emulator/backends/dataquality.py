@@ -32,10 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
-
 from emulator import background
 from emulator.backends.catalog import GlueError, now_iso, read_json, write_json
 from emulator.errors import TASK_FAILED, StatesError
@@ -437,6 +433,9 @@ class _Evaluator:
         source = f"{_quote(self.database)}.{_quote(self.table)}"
         if rule.where is None:
             return f"WITH base AS (SELECT * FROM {source})"
+        import sqlglot  # loads when a rule is evaluated, not when the Glue integration is resolved
+        from sqlglot.errors import ParseError, TokenError
+
         try:
             condition = sqlglot.condition(rule.where, dialect="spark")
         except (ParseError, TokenError) as exc:
@@ -531,6 +530,10 @@ class _Evaluator:
 
     def _custom(self, query: str) -> float | None:
         """CustomSql: the query's one value, `primary` being the data source's table."""
+        import sqlglot
+        from sqlglot import exp
+        from sqlglot.errors import ParseError, TokenError
+
         try:
             tree = sqlglot.parse_one(query, read="spark")
         except (ParseError, TokenError) as exc:

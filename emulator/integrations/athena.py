@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from emulator.backends.sql import AthenaError, QueryEngine
 from emulator.errors import TASK_FAILED, StatesError
-from emulator.integrations.registry import Handler, Registry, Resource, backend_handler, register
+from emulator.integrations.registry import Handler, Registry, Resource, TaskRequest, backend_handler, register
 
-Action = Callable[[QueryEngine, dict[str, Any]], Any]
+if TYPE_CHECKING:  # the SQL backend (DuckDB, pyarrow, sqlglot) loads when a query runs, not when resolved
+    from emulator.backends.sql import QueryEngine
+
+Action = Callable[["QueryEngine", dict[str, Any]], Any]
 
 
 def _error(code: str, message: str) -> StatesError:
@@ -88,6 +90,8 @@ def list_query_executions(engine: QueryEngine, params: dict[str, Any]) -> dict[s
 
 def batch_get_query_execution(engine: QueryEngine, params: dict[str, Any]) -> dict[str, Any]:
     """BatchGetQueryExecution: the executions found, the other ids as unprocessed."""
+    from emulator.backends.sql import AthenaError
+
     found, missing = [], []
     for query_id in params.get("QueryExecutionIds") or []:
         try:
@@ -126,7 +130,14 @@ def _factory(resource: Resource, registry: Registry) -> Handler | None:
         action = None
     if action is None:
         return None
-    return backend_handler(action, lambda: registry.backends.sql, AthenaError, lambda e: _error(e.code, e.message))
+
+    def handle(request: TaskRequest) -> Any:
+        from emulator.backends.sql import AthenaError
+
+        return backend_handler(action, lambda: registry.backends.sql, AthenaError,
+                               lambda e: _error(e.code, e.message))(request)
+
+    return handle
 
 
 register("athena", _factory)

@@ -6,9 +6,11 @@ user-supplied Python callables take precedence, keyed by full ARN or by a short 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import re
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -187,6 +189,33 @@ class Registry:
         return handler
 
 
+# What a service's first call loads beyond its integration module (integrations/athena.py resolves without them).
+_FIRST_CALL_MODULES = {"athena": "emulator.backends.sql", "aws-sdk:athena": "emulator.backends.sql"}
+
+
+def prewarm(arns: Iterable[str]) -> threading.Thread | None:
+    """Load, on a thread, what the first calls of these Task resources load (their API models for the
+    parameter checks, the SQL engine, ...): a run then does it while it waits on other work (a Spark step)
+    rather than on its way. Not a daemon: an interpreter exiting in the middle of importing DuckDB or
+    pyarrow aborts the process."""
+    resources = [r for r in (parse_resource(arn) for arn in arns) if r.kind == "service"]
+    if not resources:
+        return None
+
+    def load() -> None:
+        from emulator.integrations.shapes import validator
+
+        for resource in resources:
+            with contextlib.suppress(Exception):  # a resource nothing backs is reported when it runs
+                validator(resource.service, resource.action)
+                if (module := _FIRST_CALL_MODULES.get(resource.service)) is not None:
+                    importlib.import_module(module)
+
+    thread = threading.Thread(target=load, name="sfn-local-prewarm")
+    thread.start()
+    return thread
+
+
 def _provider(resource: Resource, registry: Registry) -> str:
     """The providers' key: the resource's service, or "aws" when its service is switched to AWS."""
     from emulator.targets import targeted_at_aws
@@ -196,14 +225,15 @@ def _provider(resource: Resource, registry: Registry) -> str:
 
 def _validated(resource: Resource, handler: Handler) -> Handler:
     """The handler behind a check of its parameters against the AWS API's input shape (integrations/shapes.py)."""
-    from emulator.integrations.shapes import validator  # botocore loads only when a service task runs
-
-    check = validator(resource.service, resource.action)
-    if check is None:
-        return handler
+    checks: list[Callable[[Any], None] | None] = []  # the check, made on the first call
 
     def handle(request: TaskRequest) -> Any:
-        check(request.payload)
+        if not checks:
+            from emulator.integrations.shapes import validator  # botocore loads only when a service task runs
+
+            checks.append(validator(resource.service, resource.action))
+        if (check := checks[0]) is not None:
+            check(request.payload)
         return handler(request)
 
     return handle

@@ -52,6 +52,12 @@ def _tasks(states: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
             yield from _tasks(processor.get("States") or {})
 
 
+def resource_arns(definition: Mapping[str, Any]) -> list[str]:
+    """Every Task state's Resource, in Parallel branches and Map processors too."""
+    return [state["Resource"] for _, state in _tasks(definition.get("States") or {})
+            if isinstance(state.get("Resource"), str)]
+
+
 def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
