@@ -271,3 +271,25 @@ def test_the_config_file_locates_bad_remote_keys(tmp_path: Path) -> None:
         load_config(tmp_path)
     assert str(info.value) == f"{where}:2: [spark] remote: expected a Spark Connect URL \"sc://host:port\", got " \
                               "string 'localhost:15002'"
+
+
+@pytest.mark.usefixtures("no_master_env")
+def test_a_served_workspace_offers_its_connect_session_to_other_processes(server: str, tmp_path: Path) -> None:
+    # `serve` on a workspace with `remote` advertises its (Connect) session like a local one: ping and warm
+    # answer with the session's id, as they answer a local session's application id.
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from emulator.backends import sparkservice
+
+    ws = workspace(tmp_path, {"remote": server})
+    backends = Backends(ws)
+    with sparkservice.advertise(ws, "http://127.0.0.1:1"), \
+            TestClient(Starlette(routes=sparkservice.routes(backends))) as client:
+        token = {sparkservice.TOKEN_HEADER: sparkservice._tokens[ws.root]}
+        warmed = client.post(f"{sparkservice.PREFIX}/warm", headers=token)
+        pinged = client.get(sparkservice.PREFIX, headers=token)
+    assert warmed.status_code == 200 and pinged.status_code == 200, (warmed.text, pinged.text)
+    session_id = warmed.json()["applicationId"]
+    assert isinstance(session_id, str) and session_id == pinged.json()["applicationId"]
+    assert pinged.json()["workspace"] == str(ws.root)

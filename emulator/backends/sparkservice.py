@@ -163,9 +163,8 @@ def routes(backends: Backends) -> list[Route]:
         from emulator.backends import spark
 
         session = spark._session
-        application = session.sparkContext.applicationId if session is not None else None
         return JSONResponse({"pid": os.getpid(), "workspace": str(backends.workspace.root),
-                             "applicationId": application})
+                             "applicationId": _application(session)})
 
     async def warm(request: Request) -> JSONResponse:
         if (refusal := refused(request)) is not None:
@@ -177,7 +176,7 @@ def routes(backends: Backends) -> list[Route]:
             session = await run_in_threadpool(engine.session)
         except (ConfigError, SparkBusyError) as exc:
             return JSONResponse({"message": str(exc)}, status_code=409)
-        return JSONResponse({"applicationId": session.sparkContext.applicationId})
+        return JSONResponse({"applicationId": _application(session)})
 
     async def jobs(request: Request) -> JSONResponse:
         if (refusal := refused(request)) is not None:
@@ -202,3 +201,11 @@ def routes(backends: Backends) -> list[Route]:
     return [Route(PREFIX, ping, methods=["GET"]), Route(f"{PREFIX}/warm", warm, methods=["POST"]),
             Route(f"{PREFIX}/jobs", jobs, methods=["POST"]), Route(f"{PREFIX}/cancel", cancel, methods=["POST"])]
 
+
+def _application(session: Any) -> str | None:
+    """The warm session's Spark application id; a Spark Connect session's id (it has no SparkContext here)."""
+    if session is None:
+        return None
+    from emulator.backends.spark import _is_connect
+
+    return session.session_id if _is_connect(session) else session.sparkContext.applicationId
