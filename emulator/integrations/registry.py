@@ -174,7 +174,9 @@ class Registry:
             return self.mocks.wrap(resource, lambda: self._resolve(resource))
         return self._resolve(resource)
 
-    def _resolve(self, resource: Resource) -> Handler:
+    def _resolve(self, resource: Resource, checked: bool = True) -> Handler:
+        """The resource's handler; `checked`: behind the check of its parameters against the AWS API (made
+        here, before the task's first event: a task token must be live when TaskScheduled is seen)."""
         handler = None
         if (fn := self.callables.get(resource.arn)) is not None:
             handler = _bind(fn)
@@ -182,7 +184,7 @@ class Registry:
             for factory in factories(_provider(resource, self)):
                 if (handler := factory(resource, self)) is not None:
                     break
-            if handler is not None and resource.kind == "service":
+            if handler is not None and resource.kind == "service" and checked:
                 handler = _validated(resource, handler)
         if handler is None:
             raise StatesError(RUNTIME, _unknown(resource))
@@ -225,15 +227,14 @@ def _provider(resource: Resource, registry: Registry) -> str:
 
 def _validated(resource: Resource, handler: Handler) -> Handler:
     """The handler behind a check of its parameters against the AWS API's input shape (integrations/shapes.py)."""
-    checks: list[Callable[[Any], None] | None] = []  # the check, made on the first call
+    from emulator.integrations.shapes import validator  # botocore loads only when a service task runs
+
+    check = validator(resource.service, resource.action)
+    if check is None:
+        return handler
 
     def handle(request: TaskRequest) -> Any:
-        if not checks:
-            from emulator.integrations.shapes import validator  # botocore loads only when a service task runs
-
-            checks.append(validator(resource.service, resource.action))
-        if (check := checks[0]) is not None:
-            check(request.payload)
+        check(request.payload)
         return handler(request)
 
     return handle

@@ -111,7 +111,7 @@ class _Checker:
         if arn in self.callables:
             return
         try:
-            Registry(self.callables, self.machine.backends)._resolve(resource)
+            Registry(self.callables, self.machine.backends)._resolve(resource, checked=False)
         except StatesError as exc:
             yield Need("resource", arn, state_name, False,
                        f"resources={{'{arn}': callable}}, --handler {arn}=module:function, or a mocked response "
