@@ -826,6 +826,7 @@ def _run_child(parent: Interpreter, state: MapState, execution: Execution, data:
                     {"output": output_text, "outputDetails": {"truncated": False}})
         execution.stop_date = clock.datetime()
     finally:
+        history.detach()
         execution._done.set()
         if not keep:
             execution.input = None

@@ -379,6 +379,7 @@ def _execute_from(machine: StateMachine, execution: Execution, run: Run, clock: 
                         {"output": text, "outputDetails": {"truncated": False}})
         execution.stop_date = clock.datetime()
     finally:
+        run.history.detach()
         # The handlers' AWS environment stays set between their calls, not after the run. Only a
         # loaded endpoint module can have set it: a run without Python handlers does not load it.
         endpoint = sys.modules.get("emulator.integrations.endpoint")

@@ -135,7 +135,7 @@ class EventList(list):  # type: ignore[type-arg]
     def sync(self) -> EventList:
         owner = self.owner
         if owner is not None and owner._pending:
-            owner._materialise()
+            owner._materialise(self)
         return self
 
 
@@ -145,7 +145,7 @@ class History:
     __slots__ = ("_cap", "_count", "_events", "_lock", "_pending", "_shared", "paths")
 
     def __init__(self, limit: int | None = MAX_EVENTS) -> None:
-        self._events = EventList(owner=self)
+        self._events: EventList | None = EventList(owner=self)
         # Recorded, not yet built: (id, type, previous, time, key, details, path).
         self._pending: list[tuple[Any, ...]] = []
         # Beside each event (built with it), the branch that added it ((Parallel/Map state, index) per
@@ -174,6 +174,8 @@ class History:
     @property
     def events(self) -> EventList:
         """Every event, as AWS-shaped dicts (built now for those recorded since the last read)."""
+        if self._events is None:
+            raise RuntimeError("the history was detached from its events when its run ended")
         return self._events.sync()
 
     @events.setter
@@ -205,14 +207,21 @@ class History:
                 lock.release()
         return event_id
 
-    def _materialise(self) -> None:
+    def detach(self) -> None:
+        """The run ended: its EventList, which keeps this History for the records it has yet to build, is
+        no longer held from here. Else the two would form a reference cycle, and a finished execution's
+        records would wait for the cyclic collector (whose passes over them slow every later run down)
+        instead of going when the Execution goes."""
+        self._events = None
+
+    def _materialise(self, into: EventList) -> None:
         with self._lock:
             # Taken from the front, not swapped for a new list: an unshared writer may be appending now.
             records = self._pending
             count = len(records)
             pending = records[:count]
             del records[:count]
-            append, paths = self._events.append, self.paths
+            append, paths = into.append, self.paths
             texts: dict[int, str] = {}  # a state's output is the next one's input: its text is made once
             for event_id, event_type, previous, timestamp, key, details, path in pending:
                 paths.append(path)

@@ -244,16 +244,6 @@ class Interpreter:
         self.run = run
         self.observer = run.observer
         self._resources: dict[int, Resource] = {}
-        self._executors: dict[str, Callable[[Any, Any, Branch, Env], tuple[Any, str | None]]] = {
-            "Pass": self._pass,
-            "Task": self._task,
-            "Choice": self._choice,
-            "Wait": self._wait,
-            "Succeed": self._succeed,
-            "Fail": self._fail,
-            "Parallel": self._parallel,
-            "Map": self._map,
-        }
 
     # -- events -------------------------------------------------------------------------
     def event(self, branch: Branch, event_type: str, key: str | None = None,
@@ -304,7 +294,7 @@ class Interpreter:
             obs.state_entered(self._ctx(env), state, data)
         try:
             try:
-                output, next_name = self._executors[kind](state, data, branch, env)
+                output, next_name = _EXECUTORS[kind](self, state, data, branch, env)
             except RecursionError:
                 # Parallel/Map states (or data) nested past the engine's recursion limit: a state error
                 # the execution reports, never a Python exception escaping the run.
@@ -998,3 +988,17 @@ def _call_with_deadline(handler: Callable[[TaskRequest], Any], request: TaskRequ
     if "error" in box:
         raise box["error"]
     return box["result"]
+
+
+# Each state type's executor. A table of the class's functions rather than of an interpreter's bound
+# methods: those would make every Interpreter (and the run and history it holds) a reference cycle.
+_EXECUTORS: dict[str, Callable[[Interpreter, Any, Any, Branch, Env], tuple[Any, str | None]]] = {
+    "Pass": Interpreter._pass,
+    "Task": Interpreter._task,
+    "Choice": Interpreter._choice,
+    "Wait": Interpreter._wait,
+    "Succeed": Interpreter._succeed,
+    "Fail": Interpreter._fail,
+    "Parallel": Interpreter._parallel,
+    "Map": Interpreter._map,
+}
