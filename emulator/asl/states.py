@@ -182,3 +182,6 @@ class Machine:
     # or a Wait (real clock only). Only then is it worth running branches on threads.
     has_task: bool = False
     has_wait: bool = False
+    # Whether one of its own states assigns variables (Assign, a Catch's or a Choice rule's): a branch
+    # or iteration running it needs a scope of its own only then.
+    has_assign: bool = False

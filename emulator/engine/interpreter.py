@@ -741,7 +741,8 @@ class Interpreter:
                 if self.observer is None and owner is not None:  # `one` without its observer calls, inlined
                     parent, owner_name = branch.path, owner.name
                     for index, (machine, data, wrap) in enumerate(jobs):
-                        child = branch.fork(last, cancel)
+                        # A machine that assigns nothing reads its parent's variables: it needs no scope of its own.
+                        child = branch.fork(last, cancel, None if machine.has_assign else branch.variables)
                         child.path = (*parent, (owner_name, index))
                         children.append(child)
                         results[index] = wrap(child, data, index) if wrap else self.run_machine(machine, data, child)
