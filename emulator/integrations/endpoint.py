@@ -170,13 +170,38 @@ def release() -> None:
             _Active.root = None
 
 
-def _aws_names() -> set[str]:
-    """The names of the AWS_* variables set now. Every run looks (twice), so on POSIX the encoded
-    names are filtered before any is decoded: os.environ's own iteration decodes them all."""
-    raw = getattr(os.environ, "_data", None)
-    if os.name == "posix" and isinstance(raw, dict):
-        return {os.fsdecode(k) for k in raw if isinstance(k, bytes) and k.startswith(b"AWS_")}
-    return {k for k in os.environ if k.startswith("AWS_")}
+# os.environ's own mapping of encoded names to encoded values (POSIX): every run sets and gives back a
+# dozen variables, and os.environ encodes and decodes on every access. Writes still go through
+# putenv/unsetenv, as os.environ's do, so child processes and C libraries see them.
+_RAW: dict[bytes, bytes] | None = getattr(os.environ, "_data", None) if os.name == "posix" else None
+if not isinstance(_RAW, dict):
+    _RAW = None
+
+
+def _aws_names() -> dict[str, str]:
+    """The AWS_* variables set now (on POSIX only they are decoded: os.environ's iteration decodes all)."""
+    if _RAW is not None:
+        return {os.fsdecode(k): os.fsdecode(v) for k, v in _RAW.items() if k.startswith(b"AWS_")}
+    return {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+
+
+def _put(key: str, value: str | None) -> None:
+    """os.environ[key] = value, or its removal for None."""
+    if _RAW is None:
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+        return
+    name = os.fsencode(key)
+    if value is None:
+        if name in _RAW:
+            os.unsetenv(name)
+            del _RAW[name]
+    else:
+        encoded = os.fsencode(value)
+        os.putenv(name, encoded)
+        _RAW[name] = encoded
 
 
 def _apply(url: str) -> None:
@@ -184,18 +209,15 @@ def _apply(url: str) -> None:
     present = _aws_names()
     cleared = [k for k in present if k.startswith(_CLEARED_PREFIX) or k in _CLEARED]
     for key in [*wanted, *cleared]:
-        _saved[key] = os.environ[key] if key in present else None
+        _saved[key] = present.get(key)
     for key in cleared:
-        del os.environ[key]
+        _put(key, None)
     for key, value in wanted.items():
         if _saved[key] != value:
-            os.environ[key] = value
+            _put(key, value)
 
 
 def _restore() -> None:
     for key, value in _saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        elif os.environ.get(key) != value:
-            os.environ[key] = value
+        _put(key, value)
     _saved.clear()
