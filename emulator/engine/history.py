@@ -91,15 +91,15 @@ def snapshot(value: Any) -> bytes | str:
         return to_json(value)
 
 
-def check_snapshot(snap: bytes | str, state: str) -> None:
+def check_snapshot(snap: bytes | str, state: str, value: Any = None) -> None:
     """check_payload for a snapshot, without making its text when it cannot be too long. Marshal format 2
     (no back-references: every occurrence is written out) takes at least one byte for every 6 the JSON
     text can take for the same value (a string's escapes, a number's digits, `false`), so 6 x its length
-    bounds the text's UTF-8 length."""
+    bounds the text's UTF-8 length. `value`, when given, is the snapshot's value (saves reading it back)."""
     if type(snap) is str:
         check_payload(snap, state)
     elif 6 * len(snap) > MAX_PAYLOAD_BYTES:
-        check_payload(to_json(marshal.loads(snap)), state)
+        check_payload(to_json(value if value is not None else marshal.loads(snap)), state)
 
 
 def snapshot_text(snap: bytes | str) -> str:

@@ -118,7 +118,7 @@ class Branch:
 
     def fork(self, last: int, cancel: CancelToken, variables: Variables | None = None) -> Branch:
         """A child branch: its own clock, and a variable scope that reads this one's."""
-        return Branch(self.clock.fork(), last, cancel, variables or self.variables.child())
+        return Branch(self.clock.fork(), last, cancel, variables if variables is not None else self.variables.child())
 
 
 class Env:
@@ -316,7 +316,7 @@ class Interpreter:
             except ValueError:
                 snap = snapshot(output)
             if type(snap) is str or 6 * len(snap) > MAX_PAYLOAD_BYTES:
-                check_snapshot(snap, state.name)
+                check_snapshot(snap, state.name, output)
             branch.checked, branch.snap = output, snap
         details = (state.name, branch.snap)
         if env.pending:
