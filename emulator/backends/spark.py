@@ -57,7 +57,6 @@ import sys
 import threading
 import time
 import traceback
-import warnings
 import xml.etree.ElementTree as ElementTree
 from collections import UserList
 from collections.abc import Iterable
@@ -616,9 +615,7 @@ def _connect(settings: SparkSettings) -> SparkSession:
     """A new Spark Connect session on `settings.remote`, made the process's default, with the emulator's
     runtime conf (the mount tables' schemes, spark.sql.*) and the workspace's set on it."""
     assert settings.remote is not None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # pyspark's notice about the installed pandas version
-        from pyspark.sql.connect.session import SparkSession as ConnectSession
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
     # PySpark's functions and builders pick their Connect implementation from these variables;
     # SPARK_REMOTE also makes a job's `SparkSession.builder.getOrCreate()` return this session.
     os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
@@ -637,7 +634,6 @@ def _connect(settings: SparkSettings) -> SparkSession:
 def _make_current(session: SparkSession) -> None:
     """The Connect session `getOrCreate()` / `getActiveSession()` return: the default, and this thread's."""
     from pyspark.sql.connect.session import SparkSession as ConnectSession
-
     ConnectSession._default_session = session
     ConnectSession._active_session.session = session
 
@@ -823,7 +819,6 @@ def _guard_connect() -> None:
     """`_guard_stop` for Connect sessions; and `SparkContext.getOrCreate()` gives a ConnectContext in jobs."""
     from pyspark import SparkContext
     from pyspark.sql.connect.session import SparkSession as ConnectSession
-
     if getattr(ConnectSession.stop, "_sfn_local_guard", False):
         return
     real_stop, real_get_or_create = ConnectSession.stop, SparkContext.getOrCreate.__func__
