@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.client
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ import pytest
 from botocore.config import Config
 
 from emulator import StateMachine, Workspace
-from emulator.server import start_in_thread
 from emulator.server.stepfunctions import _runs_inline
 from emulator.store import EXECUTION, MACHINE, Store
 
@@ -41,14 +39,6 @@ LOOPS = {"StartAt": "Count", "States": {
               "Default": "End"},
     "End": {"Type": "Succeed"},
 }}
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    workspace = Workspace(tmp_path / "ws", project=tmp_path)
-    url, stop = start_in_thread(workspace)
-    yield url, workspace.root
-    stop()
 
 
 def _client(url: str) -> Any:

@@ -7,16 +7,13 @@ import http.client
 import json
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from botocore.config import Config
 
 from emulator import StateMachine, Workspace
-from emulator.server import start_in_thread
 from emulator.store import EXECUTION, Store
 
 ROLE = "arn:aws:iam::123456789012:role/test"
@@ -25,14 +22,6 @@ THREE_STATES = {"StartAt": "A", "States": {
     "B": {"Type": "Pass", "Parameters": {"sum.$": "States.MathAdd($.a.n, 1)"}, "ResultPath": "$.b", "Next": "C"},
     "C": {"Type": "Succeed"},
 }}
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    workspace = Workspace(tmp_path / "ws", project=tmp_path)
-    url, stop = start_in_thread(workspace)
-    yield url, workspace.root
-    stop()
 
 
 def _machine(url: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -17,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 
 import emulator
@@ -26,19 +24,13 @@ import emulator.integrations.gluejobs
 from emulator.backends import Backends
 from emulator.backends import spark as spark_backend
 from emulator.workspace import Config, Workspace
+from tests.spark_support import ORDERS_CSV, assert_orders_written, free_port
 
 pyspark = pytest.importorskip("pyspark")
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "spark_fixtures"
 SPARK_HOME = Path(pyspark.__file__).parent
-ORDERS = [(i, float(i), ["eu", "us"][i % 2]) for i in range(40)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def master_state(ui_port: int) -> dict[str, Any]:
@@ -100,7 +92,7 @@ def ws(cluster: tuple[str, int], tmp_path_factory: pytest.TempPathFactory) -> Wo
         glue_jobs={"to-parquet": {"ScriptLocation": str(ROOT / "spark_jobs" / "csv_to_parquet_glue.py")}})
     workspace = Workspace(root=root / "ws", project=root, config=config)
     store = Backends(workspace).object_store
-    store.put("lake", "raw/orders.csv", ("id,amount,region\n" + "".join(f"{i},{a},{r}\n" for i, a, r in ORDERS)).encode())
+    store.put("lake", "raw/orders.csv", ORDERS_CSV)
     return workspace
 
 
@@ -131,11 +123,4 @@ def test_an_emr_step_and_a_glue_job_run_on_the_standalone_cluster(ws: Workspace,
     assert app["cores"] >= 1  # an executor on the worker ran the jobs' tasks
 
     store = Backends(ws).object_store
-    totals = {row["region"]: row for row in pq.read_table(store.local_path("s3://lake/totals/")).to_pylist()}
-    for region in ("eu", "us"):
-        assert totals[region]["n"] == sum(1 for o in ORDERS if o[2] == region)
-        assert totals[region]["total"] == pytest.approx(sum(o[1] for o in ORDERS if o[2] == region))
-    curated = store.local_path("s3://lake/curated/")
-    assert sorted(p.name for p in curated.iterdir() if p.is_dir()) == ["region=eu", "region=us"]
-    rows = pq.read_table(curated / "region=eu").to_pylist()
-    assert sorted(int(r["id"]) for r in rows) == [i for i, _, r in ORDERS if r == "eu"]
+    assert_orders_written(store)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -29,20 +28,13 @@ from emulator.backends import Backends
 from emulator.backends import spark as spark_backend
 from emulator.backends.spark import spark_settings
 from emulator.workspace import Config, ConfigError, Workspace, load_config
+from tests.spark_support import ORDERS, ORDERS_CSV, assert_orders_written, free_port
 
 pyspark = pytest.importorskip("pyspark")
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "spark_fixtures"
 SPARK_HOME = Path(pyspark.__file__).parent
-ORDERS = [(i, float(i), ["eu", "us"][i % 2]) for i in range(40)]
-CSV = ("id,amount,region\n" + "".join(f"{i},{a},{r}\n" for i, a, r in ORDERS)).encode()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def missing_requirement() -> str | None:
@@ -94,7 +86,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def workspace(root: Path, spark: dict[str, Any], **config: Any) -> Workspace:
     ws = Workspace(root=root / "ws", project=root, config=Config(spark=spark, **config))
-    Backends(ws).object_store.put("lake", "raw/orders.csv", CSV)
+    Backends(ws).object_store.put("lake", "raw/orders.csv", ORDERS_CSV)
     return ws
 
 
@@ -147,15 +139,8 @@ def test_an_emr_step_and_a_glue_job_run_on_the_connect_server(server: str, tmp_p
     assert session.conf.get("spark.sql.shuffle.partitions") == "3"  # the workspace's conf is the session's
 
     store = Backends(ws).object_store
-    totals = {row["region"]: row for row in pq.read_table(store.local_path("s3://lake/totals/")).to_pylist()}
-    for region in ("eu", "us"):
-        assert totals[region]["n"] == sum(1 for o in ORDERS if o[2] == region)
-        assert totals[region]["total"] == pytest.approx(sum(o[1] for o in ORDERS if o[2] == region))
-    curated = store.local_path("s3://lake/curated/")
-    assert sorted(p.name for p in curated.iterdir() if p.is_dir()) == ["region=eu", "region=us"]
-    rows = pq.read_table(curated / "region=eu").to_pylist()
-    assert sorted(int(r["id"]) for r in rows) == [i for i, _, r in ORDERS if r == "eu"]
-    assert not list(curated.rglob("*.crc"))  # the session writes through RawLocalFileSystem, as locally
+    assert_orders_written(store)
+    assert not list(store.local_path("s3://lake/curated/").rglob("*.crc"))  # the session writes through RawLocalFileSystem, as locally
 
 
 @pytest.mark.usefixtures("no_master_env")
@@ -223,7 +208,7 @@ def test_a_cluster_leaves_no_state_to_the_next_and_jvm_calls_fail_naming_themsel
 def test_storage_names_where_the_cluster_sees_the_buckets(server: str, tmp_path: Path) -> None:
     shared = tmp_path / "shared"  # the cluster's view of the buckets: another folder than the object store's
     (shared / "lake" / "raw").mkdir(parents=True)
-    (shared / "lake" / "raw" / "orders.csv").write_bytes(CSV[:CSV.index(b"\n10,")])  # ids 0-9 only
+    (shared / "lake" / "raw" / "orders.csv").write_bytes(ORDERS_CSV[:ORDERS_CSV.index(b"\n10,")])  # ids 0-9 only
     ws = workspace(tmp_path, {"remote": server, "storage": shared.as_uri()})
     ex = emulator.run(cluster_pipeline([str(FIXTURES / "csv_to_parquet.py"), "s3://lake/raw/", "s3://lake/totals/"]),
                       {}, workspace=ws)

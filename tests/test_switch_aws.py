@@ -8,59 +8,23 @@ from __future__ import annotations
 
 import json
 import threading
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from click.testing import CliRunner
-from moto.server import ThreadedMotoServer
 
 import emulator
 from emulator import targets
 from emulator.backends.outbox import Outbox
 from emulator.cli import cli
-from emulator.workspace import Config, Workspace
+from tests.moto_support import create_cluster_state, moto_api, workspace_with_targets
 
 ACCOUNT = "123456789012"
 CHILD = {"StartAt": "Double", "States": {
     "Double": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, $.n)", "tag": "child"}, "End": True}}}
 FAILING_CHILD = {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Child.Broke", "Cause": "on purpose"}}}
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-def _moto_api(endpoint: str, path: str, body: dict[str, Any]) -> None:
-    request = urllib.request.Request(f"{endpoint}/moto-api/{path}", data=json.dumps(body).encode(), method="POST")
-    urllib.request.urlopen(request, timeout=10).read()
-
-
-@pytest.fixture
-def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh moto behind AWS_ENDPOINT_URL with dummy credentials; moto's Step Functions executes machines."""
-    _moto_api(moto_server, "reset", {})
-    _moto_api(moto_server, "config", {"stepfunctions": {"execute_state_machine": True}})
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "SFN_LOCAL_TARGET"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    yield moto_server
-    targets.use_cli_targets({})
-
-
-def _workspace(tmp_path: Path, name: str, **targets_: str) -> Workspace:
-    return Workspace(root=tmp_path / name, project=tmp_path, config=Config(targets=dict(targets_)))
 
 
 def _calls(execution: Any) -> list[str]:
@@ -125,8 +89,8 @@ def test_one_definition_gives_the_same_output_locally_and_on_moto(aws: str, tmp_
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     queue, topic = _prepare_moto()
     data = {"record": {"id": 7, "item": "kayak"}, "queue": queue, "topic": topic}
-    local = emulator.StateMachine(MIXED, workspace=_workspace(tmp_path, "local"), state_machines={"Child": CHILD})
-    remote = emulator.StateMachine(MIXED, workspace=_workspace(tmp_path, "remote", default="aws"))
+    local = emulator.StateMachine(MIXED, workspace=workspace_with_targets(tmp_path, "local"), state_machines={"Child": CHILD})
+    remote = emulator.StateMachine(MIXED, workspace=workspace_with_targets(tmp_path, "remote", default="aws"))
     local_run, remote_run = local.run(data), remote.run(data)
 
     assert local_run.status == remote_run.status == "SUCCEEDED", (local_run.cause, remote_run.cause)
@@ -152,7 +116,7 @@ def test_env_switch_sends_only_the_named_service_to_aws(aws: str, tmp_path: Path
                 "Next": "Db"},
         "Db": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:glue:createDatabase",
                "Parameters": {"DatabaseInput": {"Name": "only_local"}}, "End": True}}}
-    workspace = _workspace(tmp_path, "ws")
+    workspace = workspace_with_targets(tmp_path, "ws")
     ex = emulator.StateMachine(definition, workspace=workspace).run({})
     assert ex.status == "SUCCEEDED", ex.cause
     assert boto3.client("s3").get_object(Bucket="remote-bkt", Key="k.txt")["Body"].read() == b"hello"
@@ -167,15 +131,15 @@ def test_glue_job_sync_polls_get_job_run_until_the_run_ends(aws: str, tmp_path: 
     glue.create_job(Name="nightly", Role="arn:aws:iam::123456789012:role/glue",
                     Command={"Name": "glueetl", "ScriptLocation": "s3://scripts/nightly.py"})
     # The run reports STARTING / RUNNING to the first GetJobRun calls: only polling reaches SUCCEEDED.
-    _moto_api(aws, "state-manager/set-transition",
+    moto_api(aws, "state-manager/set-transition",
               {"model_name": "glue::job_run", "transition": {"progression": "manual", "times": 3}})
     try:
         definition = {"StartAt": "Job", "States": {"Job": {
             "Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync",
             "Parameters": {"JobName": "nightly", "Arguments": {"--day": "2024-01-01"}}, "End": True}}}
-        ex = emulator.StateMachine(definition, workspace=_workspace(tmp_path, "ws", glue="aws")).run({})
+        ex = emulator.StateMachine(definition, workspace=workspace_with_targets(tmp_path, "ws", glue="aws")).run({})
     finally:
-        _moto_api(aws, "state-manager/unset-transition", {"model_name": "glue::job_run"})
+        moto_api(aws, "state-manager/unset-transition", {"model_name": "glue::job_run"})
     assert ex.status == "SUCCEEDED", ex.cause
     assert ex.output["JobRunState"] == "SUCCEEDED" and ex.output["JobName"] == "nightly"
     assert ex.output["Arguments"] == {"--day": "2024-01-01"}
@@ -187,7 +151,7 @@ def test_unknown_glue_job_fails_with_the_aws_error_name(aws: str, tmp_path: Path
     definition = {"StartAt": "Job", "States": {"Job": {
         "Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync",
         "Parameters": {"JobName": "missing-job"}, "End": True}}}
-    ex = emulator.StateMachine(definition, workspace=_workspace(tmp_path, "ws", glue="aws")).run({})
+    ex = emulator.StateMachine(definition, workspace=workspace_with_targets(tmp_path, "ws", glue="aws")).run({})
     assert ex.status == "FAILED"
     assert ex.error == "Glue.EntityNotFoundException"
 
@@ -197,7 +161,7 @@ def test_athena_query_sync_returns_the_finished_query_execution(aws: str, tmp_pa
         "Type": "Task", "Resource": "arn:aws:states:::athena:startQueryExecution.sync",
         "Parameters": {"QueryString": "SELECT 1", "WorkGroup": "primary",
                        "ResultConfiguration": {"OutputLocation": "s3://results-bkt/q/"}}, "End": True}}}
-    ex = emulator.StateMachine(definition, workspace=_workspace(tmp_path, "ws", athena="aws")).run({})
+    ex = emulator.StateMachine(definition, workspace=workspace_with_targets(tmp_path, "ws", athena="aws")).run({})
     assert ex.status == "SUCCEEDED", ex.cause
     assert ex.output["QueryExecution"]["Status"]["State"] == "SUCCEEDED"
     assert ex.output["QueryExecution"]["Query"] == "SELECT 1"
@@ -205,12 +169,7 @@ def test_athena_query_sync_returns_the_finished_query_execution(aws: str, tmp_pa
 
 def test_emr_optimised_actions_map_to_the_emr_api(aws: str, tmp_path: Path) -> None:
     definition = {"StartAt": "Create", "States": {
-        "Create": {"Type": "Task", "Resource": "arn:aws:states:::elasticmapreduce:createCluster.sync",
-                   "Parameters": {"Name": "etl", "ReleaseLabel": "emr-6.15.0", "ServiceRole": "EMR_DefaultRole",
-                                  "JobFlowRole": "EMR_EC2_DefaultRole",
-                                  "Instances": {"KeepJobFlowAliveWhenNoSteps": True, "InstanceCount": 1,
-                                                "MasterInstanceType": "m5.xlarge"}},
-                   "ResultPath": "$.cluster", "Next": "Step"},
+        "Create": create_cluster_state("emr-6.15.0"),
         "Step": {"Type": "Task", "Resource": "arn:aws:states:::elasticmapreduce:addStep",
                  "Parameters": {"ClusterId.$": "$.cluster.ClusterId", "Step": {
                      "Name": "job", "ActionOnFailure": "CONTINUE",
@@ -218,7 +177,7 @@ def test_emr_optimised_actions_map_to_the_emr_api(aws: str, tmp_path: Path) -> N
                  "ResultPath": "$.step", "Next": "Terminate"},
         "Terminate": {"Type": "Task", "Resource": "arn:aws:states:::elasticmapreduce:terminateCluster.sync",
                       "Parameters": {"ClusterId.$": "$.cluster.ClusterId"}, "ResultPath": None, "End": True}}}
-    ex = emulator.StateMachine(definition, workspace=_workspace(tmp_path, "ws", elasticmapreduce="aws")).run({})
+    ex = emulator.StateMachine(definition, workspace=workspace_with_targets(tmp_path, "ws", elasticmapreduce="aws")).run({})
     assert ex.status == "SUCCEEDED", ex.cause
     cluster_id = ex.output["cluster"]["ClusterId"]
     steps = boto3.client("emr").list_steps(ClusterId=cluster_id)["Steps"]
@@ -234,9 +193,9 @@ def test_start_execution_sync_failure_is_task_failed_with_the_description(aws: s
         "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync",
         "Parameters": {"StateMachineArn": f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:Broken"},
         "End": True}}}
-    local = emulator.StateMachine(definition, workspace=_workspace(tmp_path, "local"),
+    local = emulator.StateMachine(definition, workspace=workspace_with_targets(tmp_path, "local"),
                                   state_machines={"Broken": FAILING_CHILD}).run({})
-    remote = emulator.StateMachine(definition, workspace=_workspace(tmp_path, "remote", states="aws")).run({})
+    remote = emulator.StateMachine(definition, workspace=workspace_with_targets(tmp_path, "remote", states="aws")).run({})
     assert local.error == remote.error == "States.TaskFailed"
     cause = json.loads(remote.cause)
     assert cause["Status"] == "FAILED" and cause["Error"] == "Child.Broke"
@@ -244,7 +203,7 @@ def test_start_execution_sync_failure_is_task_failed_with_the_description(aws: s
 
 def test_wait_for_task_token_sends_to_sqs_and_waits_for_the_answer(aws: str, tmp_path: Path) -> None:
     queue = boto3.client("sqs").create_queue(QueueName="work")["QueueUrl"]
-    workspace = _workspace(tmp_path, "ws", sqs="aws")
+    workspace = workspace_with_targets(tmp_path, "ws", sqs="aws")
     answered: list[str] = []
 
     def worker() -> None:  # a consumer of the real queue answering the token through the workspace

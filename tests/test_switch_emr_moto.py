@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,11 +19,9 @@ import boto3
 import pytest
 from moto.backends import get_backend
 from moto.core.utils import utcnow
-from moto.server import ThreadedMotoServer
 
 import emulator
-from emulator import targets
-from emulator.workspace import Config, Workspace
+from tests.moto_support import create_cluster_state, workspace_with_targets
 
 ACCOUNT = "123456789012"
 STEP = {"Name": "etl", "ActionOnFailure": "CONTINUE",
@@ -35,34 +31,6 @@ STEP = {"Name": "etl", "ActionOnFailure": "CONTINUE",
 ADD_STEP_SYNC = {"StartAt": "Run", "States": {"Run": {
     "Type": "Task", "Resource": "arn:aws:states:::elasticmapreduce:addStep.sync",
     "Parameters": {"ClusterId.$": "$.cluster", "Step": STEP}, "End": True}}}
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh moto behind AWS_ENDPOINT_URL with dummy credentials."""
-    request = urllib.request.Request(f"{moto_server}/moto-api/reset", data=b"{}", method="POST")
-    urllib.request.urlopen(request, timeout=10).read()
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "SFN_LOCAL_TARGET"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    yield moto_server
-    targets.use_cli_targets({})
-
-
-def _workspace(tmp_path: Path, name: str, **targets_: str) -> Workspace:
-    return Workspace(root=tmp_path / name, project=tmp_path, config=Config(targets=dict(targets_)))
 
 
 def _cluster() -> str:
@@ -121,7 +89,7 @@ def test_add_step_sync_polls_a_queued_step_through_running_to_completed(aws: str
     emr = boto3.client("emr")
     emr.add_job_flow_steps(JobFlowId=cluster_id, Steps=[{**STEP, "Name": "earlier"}])
     ex = emulator.start(ADD_STEP_SYNC, {"cluster": cluster_id},
-                        workspace=_workspace(tmp_path, "ws", elasticmapreduce="aws"))
+                        workspace=workspace_with_targets(tmp_path, "ws", elasticmapreduce="aws"))
     try:
         step = _moto_step("etl")
         assert step.state == "PENDING"  # queued behind "earlier", as moto queues steps
@@ -157,7 +125,7 @@ def test_a_step_that_does_not_complete_fails_the_task_with_its_description(aws: 
                 "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "Done"}]},
         "Done": {"Type": "Pass", "End": True}}}
     ex = emulator.start(definition, {"cluster": cluster_id},
-                        workspace=_workspace(tmp_path, "ws", elasticmapreduce="aws"))
+                        workspace=workspace_with_targets(tmp_path, "ws", elasticmapreduce="aws"))
     try:
         step = _moto_step("etl")
         assert step.state == "RUNNING"  # moto starts the first step of an idle cluster at once
@@ -182,7 +150,7 @@ def test_timeout_seconds_ends_the_poll_of_a_step_that_never_ends_on_time(aws: st
     # interval has grown past a second by then; the timeout must not wait for the next poll.
     definition = {"StartAt": "Run", "States": {"Run": {**ADD_STEP_SYNC["States"]["Run"], "TimeoutSeconds": 2}}}
     ex = emulator.run(definition, {"cluster": _cluster()},
-                      workspace=_workspace(tmp_path, "ws", elasticmapreduce="aws"))
+                      workspace=workspace_with_targets(tmp_path, "ws", elasticmapreduce="aws"))
     assert (ex.status, ex.error) == ("FAILED", "States.Timeout")
     assert _moto_step("etl").state == "RUNNING"
     when = {e["type"]: e["timestamp"] for e in ex.history}
@@ -192,7 +160,7 @@ def test_timeout_seconds_ends_the_poll_of_a_step_that_never_ends_on_time(aws: st
 
 def test_stop_execution_ends_a_sync_step_task_without_waiting_for_the_next_poll(aws: str, tmp_path: Path) -> None:
     ex = emulator.start(ADD_STEP_SYNC, {"cluster": _cluster()},
-                        workspace=_workspace(tmp_path, "ws", elasticmapreduce="aws"))
+                        workspace=workspace_with_targets(tmp_path, "ws", elasticmapreduce="aws"))
     _moto_step("etl")
     time.sleep(1.7)  # polls at 0.05 … 1.55 s: the next is more than a second away
     stopped = time.monotonic()
@@ -208,19 +176,14 @@ def test_add_step_sync_output_has_the_shape_of_the_local_run(aws: str, tmp_path:
     step = {"Name": "nap", "ActionOnFailure": "CONTINUE",
             "HadoopJarStep": {"Jar": "command-runner.jar", "Args": ["spark-submit", str(script), "0"]}}
     definition = {"StartAt": "Create", "States": {
-        "Create": {"Type": "Task", "Resource": "arn:aws:states:::elasticmapreduce:createCluster.sync",
-                   "Parameters": {"Name": "etl", "ReleaseLabel": "emr-7.1.0", "ServiceRole": "EMR_DefaultRole",
-                                  "JobFlowRole": "EMR_EC2_DefaultRole",
-                                  "Instances": {"KeepJobFlowAliveWhenNoSteps": True, "InstanceCount": 1,
-                                                "MasterInstanceType": "m5.xlarge"}},
-                   "ResultPath": "$.cluster", "Next": "Step"},
+        "Create": create_cluster_state("emr-7.1.0"),
         "Step": {"Type": "Task", "Resource": "arn:aws:states:::elasticmapreduce:addStep.sync",
                  "Parameters": {"ClusterId.$": "$.cluster.ClusterId", "Step": step},
                  "ResultPath": "$.step", "Next": "Terminate"},
         "Terminate": {"Type": "Task", "Resource": "arn:aws:states:::elasticmapreduce:terminateCluster.sync",
                       "Parameters": {"ClusterId.$": "$.cluster.ClusterId"}, "ResultPath": None, "End": True}}}
-    local = emulator.run(definition, {}, workspace=_workspace(tmp_path, "local"))
-    remote = emulator.start(definition, {}, workspace=_workspace(tmp_path, "remote", elasticmapreduce="aws"))
+    local = emulator.run(definition, {}, workspace=workspace_with_targets(tmp_path, "local"))
+    remote = emulator.start(definition, {}, workspace=workspace_with_targets(tmp_path, "remote", elasticmapreduce="aws"))
     try:
         moto_step = _moto_step("nap")
         _move(moto_step, "RUNNING")
