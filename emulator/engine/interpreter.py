@@ -584,7 +584,13 @@ class Interpreter:
             payload = self._payload(state, effective, env)
             return self._invoke(state, resource, handler, payload, branch, env, timeout, heartbeat)
 
-        result = self._with_retry(state, branch, env, attempt)
+        if env.task_token is None:
+            result = self._with_retry(state, branch, env, attempt)
+        else:
+            from emulator.engine import tokens
+
+            with tokens.issued(env.task_token):  # answerable from TaskScheduled on
+                result = self._with_retry(state, branch, env, attempt)
         return self._output(state, data, result, env), state.next
 
     def _seconds(self, state: State, fixed: Any, path: Any, data: Any, env: Env, field: str) -> float | None:

@@ -50,6 +50,25 @@ class Waiter:
 _lock = threading.Lock()
 _waiting: dict[str, Waiter] = {}
 _spent: OrderedDict[str, None] = OrderedDict()
+# Tokens a task holds but does not wait on yet: it recorded TaskScheduled (a client may have read the token
+# there) and its integration is on its way to `waiting`. An answer for one waits for that, briefly.
+_issued: set[str] = set()
+_changed = threading.Condition(_lock)
+# How long an answer waits for an issued token's task to start waiting on it, in real seconds.
+ISSUED_WAIT_SECONDS = 5.0
+
+
+@contextmanager
+def issued(token: str) -> Iterator[None]:
+    """`token` is the running task's from its TaskScheduled event on, until the task ends."""
+    with _lock:
+        _issued.add(token)
+    try:
+        yield
+    finally:
+        with _lock:
+            _issued.discard(token)
+            _changed.notify_all()
 
 
 @contextmanager
@@ -60,6 +79,7 @@ def waiting(token: str, context: TaskContext, succeed: Callable[[Any], None],
         existing = _waiting.get(token)
         waiter = existing or Waiter(token, context, succeed, fail)
         _waiting[token] = waiter
+        _changed.notify_all()
     try:
         yield waiter
     finally:
@@ -72,8 +92,10 @@ def waiting(token: str, context: TaskContext, succeed: Callable[[Any], None],
 
 
 def find(token: str) -> Waiter | None:
-    """The task waiting on `token`, or None."""
+    """The task waiting on `token`, or None. A token whose task is between its TaskScheduled event and its
+    wait is waited for (at most ISSUED_WAIT_SECONDS): on AWS a token is answerable once it was handed out."""
     with _lock:
+        _changed.wait_for(lambda: token in _waiting or token not in _issued, ISSUED_WAIT_SECONDS)
         return _waiting.get(token)
 
 
