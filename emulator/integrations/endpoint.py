@@ -21,6 +21,7 @@ import os
 import selectors
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ _CLEARED = ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_PROFILE", "AWS_DEFAULT_P
 _lock = threading.Condition()
 _urls: dict[Path, str] = {}
 _endpoints: list[_Endpoint] = []
-_saved: dict[str, str | None] = {}
+_saved: dict[Any, Any] = {}  # native names (bytes on POSIX) to the user's values (None: unset)
 
 
 class _Active:
@@ -171,43 +172,46 @@ def release() -> None:
 
 
 # os.environ's own mapping of encoded names to encoded values (POSIX): every run sets and gives back a
-# dozen variables, and os.environ encodes and decodes on every access. Writes still go through
-# putenv/unsetenv, as os.environ's do, so child processes and C libraries see them.
-_RAW: dict[bytes, bytes] | None = getattr(os.environ, "_data", None) if os.name == "posix" else None
+# dozen variables, and os.environ encodes and decodes on every access, so on POSIX this works on the
+# encoded names and values themselves. Writes still go through putenv/unsetenv, as os.environ's do, so
+# child processes and C libraries see them. Elsewhere, os.environ and str.
+_RAW: dict[Any, Any] | None = getattr(os.environ, "_data", None) if os.name == "posix" else None
 if not isinstance(_RAW, dict):
     _RAW = None
+_native: Callable[[str], Any] = os.fsencode if _RAW is not None else str
+_FIXED_NATIVE = {_native(k): _native(v) for k, v in _FIXED.items()}
+_AWS, _ENDPOINT = _native("AWS_"), _native("AWS_ENDPOINT_URL")
+_CLEARED_NATIVE = (_native(_CLEARED_PREFIX), frozenset(_native(k) for k in _CLEARED))
 
 
-def _aws_names() -> dict[str, str]:
-    """The AWS_* variables set now (on POSIX only they are decoded: os.environ's iteration decodes all)."""
+def _aws_variables() -> dict[Any, Any]:
+    """The AWS_* variables set now, native names to native values."""
     if _RAW is not None:
-        return {os.fsdecode(k): os.fsdecode(v) for k, v in _RAW.items() if k.startswith(b"AWS_")}
-    return {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+        return {k: v for k, v in _RAW.items() if k.startswith(_AWS)}
+    return {k: v for k, v in os.environ.items() if k.startswith(_AWS)}
 
 
-def _put(key: str, value: str | None) -> None:
-    """os.environ[key] = value, or its removal for None."""
+def _put(key: Any, value: Any) -> None:
+    """Set a variable (native name and value), or remove it for None."""
     if _RAW is None:
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-        return
-    name = os.fsencode(key)
-    if value is None:
-        if name in _RAW:
-            os.unsetenv(name)
-            del _RAW[name]
+    elif value is None:
+        if key in _RAW:
+            os.unsetenv(key)
+            del _RAW[key]
     else:
-        encoded = os.fsencode(value)
-        os.putenv(name, encoded)
-        _RAW[name] = encoded
+        os.putenv(key, value)
+        _RAW[key] = value
 
 
 def _apply(url: str) -> None:
-    wanted = {**_FIXED, "AWS_ENDPOINT_URL": url}
-    present = _aws_names()
-    cleared = [k for k in present if k.startswith(_CLEARED_PREFIX) or k in _CLEARED]
+    wanted = {**_FIXED_NATIVE, _ENDPOINT: _native(url)}
+    present = _aws_variables()
+    prefix, names = _CLEARED_NATIVE
+    cleared = [k for k in present if k.startswith(prefix) or k in names]
     for key in [*wanted, *cleared]:
         _saved[key] = present.get(key)
     for key in cleared:
