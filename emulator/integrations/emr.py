@@ -36,7 +36,7 @@ from typing import Any
 from emulator import background
 from emulator.backends.spark import SparkEngine
 from emulator.errors import TASK_FAILED, StatesError
-from emulator.integrations.registry import Handler, Registry, Resource, backend_handler, register
+from emulator.integrations.registry import Handler, Registry, Resource, backend_handler, register, service_actions
 from emulator.workspace import Workspace, write_atomic
 
 Params = dict[str, Any]
@@ -530,10 +530,7 @@ _SDK: dict[str, Callable[[Emr, Params], Params]] = {
 
 
 def _factory(resource: Resource, registry: Registry) -> Handler | None:
-    if resource.service == "elasticmapreduce":
-        action = _OPTIMIZED.get((resource.action, resource.pattern))
-    else:
-        action = None if resource.pattern else _SDK.get(resource.action)
+    action = service_actions(resource, "elasticmapreduce", _OPTIMIZED, _SDK)
     if action is None:
         return None
     return backend_handler(action, lambda: _emr(registry), EmrError, _error)

@@ -35,7 +35,7 @@ from emulator.backends.catalog import read_json, write_json
 from emulator.backends.spark import SparkEngine
 from emulator.errors import TASK_FAILED, StatesError
 from emulator.integrations.emr import _parse_spark_submit
-from emulator.integrations.registry import Handler, Registry, Resource, backend_handler, register
+from emulator.integrations.registry import Handler, Registry, Resource, backend_handler, register, service_actions
 from emulator.workspace import Workspace
 
 Params = dict[str, Any]
@@ -295,10 +295,7 @@ _SDK: dict[str, Callable[[EmrServerless, Params], Params]] = {
 
 
 def _factory(resource: Resource, registry: Registry) -> Handler | None:
-    if resource.service == "emr-serverless":
-        action = _OPTIMIZED.get((resource.action, resource.pattern))
-    else:
-        action = None if resource.pattern else _SDK.get(resource.action)
+    action = service_actions(resource, "emr-serverless", _OPTIMIZED, _SDK)
     if action is None:
         return None
     return backend_handler(action, lambda: EmrServerless(registry.backends.workspace, registry.backends.spark),

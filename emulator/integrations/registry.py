@@ -150,6 +150,15 @@ def backend_handler(action: Callable[[Any, dict[str, Any]], Any], backend: Calla
     return handle
 
 
+def service_actions(resource: Resource, service: str, optimized: Mapping[tuple[str, str], Callable[[Any, Any], Any]],
+                    sdk: Mapping[str, Callable[[Any, Any], Any]]) -> Callable[[Any, Any], Any] | None:
+    """The action of an integration that has an optimised form (resources of `service`, keyed by (action, pattern))
+    and an AWS SDK form (`aws-sdk:...`, by action, no .sync or .waitForTaskToken); None when it has none."""
+    if resource.service == service:
+        return optimized.get((resource.action, resource.pattern))
+    return None if resource.pattern else sdk.get(resource.action)
+
+
 class Registry:
     """Resolves Task resources for one state machine run; service handlers reach the backends through it."""
 
