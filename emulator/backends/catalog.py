@@ -41,6 +41,15 @@ class GlueError(Exception):
         self.message = message
 
 
+def required(params: dict[str, Any], key: str, *, lists: bool = False) -> Any:
+    """A required Glue API parameter, or InvalidInputException in AWS's words; `lists`: an empty list is missing too."""
+    value = params.get(key)
+    if value is None or value == "" or (lists and value == []):
+        raise GlueError("InvalidInputException", f"1 validation error detected: Value null at '{key[0].lower()}"
+                                                 f"{key[1:]}' failed to satisfy constraint: Member must not be null")
+    return value
+
+
 def now_iso() -> str:
     """Glue's timestamps as the SDK integration renders them: UTC, milliseconds, 'Z'."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emulator import background
-from emulator.backends.catalog import GlueError, now_iso, read_json, write_json
+from emulator.backends.catalog import GlueError, now_iso, read_json, required, write_json
 from emulator.errors import TASK_FAILED, StatesError
 
 if TYPE_CHECKING:
@@ -581,14 +581,6 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _required(p: Params, key: str) -> Any:
-    value = p.get(key)
-    if value is None or value == "" or value == []:
-        raise GlueError("InvalidInputException", f"1 validation error detected: Value null at '{key[0].lower()}"
-                                                 f"{key[1:]}' failed to satisfy constraint: Member must not be null")
-    return value
-
-
 class DataQuality:
     """Rulesets, evaluation runs and results of one workspace (JSON files under `<workspace>/dataquality/`)."""
 
@@ -610,8 +602,8 @@ class DataQuality:
 
     # -- rulesets
     def create_ruleset(self, p: Params) -> Params:
-        name = _required(p, "Name")
-        parse(_required(p, "Ruleset"))
+        name = required(p, "Name", lists=True)
+        parse(required(p, "Ruleset", lists=True))
         path = self._file("rulesets", name)
         with self.workspace.lock("dataquality"):
             if path.is_file():
@@ -625,11 +617,11 @@ class DataQuality:
         return {"Name": name}
 
     def get_ruleset(self, p: Params) -> Params:
-        record = self._read("rulesets", _required(p, "Name"), "Ruleset")
+        record = self._read("rulesets", required(p, "Name", lists=True), "Ruleset")
         return {k: v for k, v in record.items() if k != "Tags"}
 
     def update_ruleset(self, p: Params) -> Params:
-        name = _required(p, "Name")
+        name = required(p, "Name", lists=True)
         with self.workspace.lock("dataquality"):
             record = self._read("rulesets", name, "Ruleset")
             if "Ruleset" in p:
@@ -642,7 +634,7 @@ class DataQuality:
         return {k: record[k] for k in ("Name", "Description", "Ruleset") if k in record}
 
     def delete_ruleset(self, p: Params) -> Params:
-        name = _required(p, "Name")
+        name = required(p, "Name", lists=True)
         with self.workspace.lock("dataquality"):
             self._read("rulesets", name, "Ruleset")
             self._file("rulesets", name).unlink()
@@ -661,11 +653,11 @@ class DataQuality:
 
     # -- runs
     def start_run(self, p: Params) -> Params:
-        source = _required(p, "DataSource")
+        source = required(p, "DataSource", lists=True)
         table = source.get("GlueTable") if isinstance(source, dict) else None
         if not isinstance(table, dict) or not table.get("DatabaseName") or not table.get("TableName"):
             raise GlueError("InvalidInputException", "DataSource.GlueTable needs DatabaseName and TableName")
-        names = _required(p, "RulesetNames")
+        names = required(p, "RulesetNames", lists=True)
         rulesets = {name: self._read("rulesets", name, "Ruleset")["Ruleset"] for name in names}
         run_id = "dqrun-" + secrets.token_hex(20)
         now = _now_ms()
@@ -705,7 +697,7 @@ class DataQuality:
             _done[run["RunId"]].set()
 
     def get_run(self, p: Params) -> Params:
-        return self._read("runs", _required(p, "RunId"), "Data quality ruleset evaluation run")
+        return self._read("runs", required(p, "RunId", lists=True), "Data quality ruleset evaluation run")
 
     def list_runs(self, p: Params) -> Params:
         folder = self.folder / "runs"
@@ -728,11 +720,11 @@ class DataQuality:
 
     # -- results
     def get_result(self, p: Params) -> Params:
-        return self._read("results", _required(p, "ResultId"), "Data quality result")
+        return self._read("results", required(p, "ResultId", lists=True), "Data quality result")
 
     def batch_get_results(self, p: Params) -> Params:
         found, missing = [], []
-        for result_id in _required(p, "ResultIds"):
+        for result_id in required(p, "ResultIds", lists=True):
             try:
                 found.append(self.get_result({"ResultId": result_id}))
             except GlueError:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emulator import background
-from emulator.backends.catalog import GlueError, now_iso, read_json, write_json
+from emulator.backends.catalog import GlueError, now_iso, read_json, required, write_json
 
 if TYPE_CHECKING:
     from emulator.backends import Backends
@@ -53,14 +53,6 @@ _done: dict[str, threading.Event] = {}
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _required(p: Params, key: str) -> Any:
-    value = p.get(key)
-    if value is None or value == "":
-        raise GlueError("InvalidInputException", f"1 validation error detected: Value null at '{key[0].lower()}"
-                                                 f"{key[1:]}' failed to satisfy constraint: Member must not be null")
-    return value
 
 
 def _node_id(workflow: str, kind: str, name: str) -> str:
@@ -177,7 +169,7 @@ class Workflows:
 
     # -- workflows
     def create_workflow(self, p: Params) -> Params:
-        name = _required(p, "Name")
+        name = required(p, "Name")
         path = self._file("workflows", name)
         with self.workspace.lock("glue-workflows"):
             if name in self.workspace.config.glue_workflows or path.is_file():
@@ -191,7 +183,7 @@ class Workflows:
         return {"Name": name}
 
     def get_workflow(self, p: Params) -> Params:
-        name = _required(p, "Name")
+        name = required(p, "Name")
         workflow = self._workflow(name)
         shown = {k: v for k, v in workflow.items() if k not in ("Triggers",)}
         runs = self._runs(name)
@@ -208,7 +200,7 @@ class Workflows:
 
     def batch_get_workflows(self, p: Params) -> Params:
         found, missing = [], []
-        for name in _required(p, "Names"):
+        for name in required(p, "Names"):
             try:
                 found.append(self.get_workflow({"Name": name, "IncludeGraph": p.get("IncludeGraph", False)})
                              ["Workflow"])
@@ -217,7 +209,7 @@ class Workflows:
         return {"Workflows": found, "MissingWorkflows": missing}
 
     def delete_workflow(self, p: Params) -> Params:
-        name = _required(p, "Name")
+        name = required(p, "Name")
         if name in self.workspace.config.glue_workflows:
             raise GlueError("InvalidInputException", f"Workflow {name} is defined in the project's config "
                                                      f"([glue_workflows.{name}]); remove it there")
@@ -261,7 +253,7 @@ class Workflows:
         return trigger
 
     def get_trigger(self, p: Params) -> Params:
-        trigger = self._trigger(_required(p, "Name"))
+        trigger = self._trigger(required(p, "Name"))
         return {"Trigger": {"Id": trigger["Name"], **{k: v for k, v in trigger.items()
                                                       if k not in ("StartOnCreation", "Tags")}}}
 
@@ -288,13 +280,13 @@ class Workflows:
         return {"Name": name}
 
     def start_trigger(self, p: Params) -> Params:
-        return self._set_trigger_state(_required(p, "Name"), "ACTIVATED")
+        return self._set_trigger_state(required(p, "Name"), "ACTIVATED")
 
     def stop_trigger(self, p: Params) -> Params:
-        return self._set_trigger_state(_required(p, "Name"), "DEACTIVATED")
+        return self._set_trigger_state(required(p, "Name"), "DEACTIVATED")
 
     def delete_trigger(self, p: Params) -> Params:
-        name = _required(p, "Name")
+        name = required(p, "Name")
         if self._configured_trigger(name) is not None:
             raise GlueError("InvalidInputException", f"Trigger {name} is defined in the project's config "
                                                      "([glue_workflows.*] Triggers); remove it there")
@@ -314,7 +306,7 @@ class Workflows:
         return sorted(runs, key=lambda r: -r["StartedOn"])
 
     def start_workflow_run(self, p: Params) -> Params:
-        name = _required(p, "Name")
+        name = required(p, "Name")
         workflow = self._workflow(name)
         triggers = self._triggers(name)
         limit = workflow.get("MaxConcurrentRuns")
@@ -337,9 +329,9 @@ class Workflows:
         return {"RunId": run_id}
 
     def get_workflow_run(self, p: Params) -> Params:
-        name = _required(p, "Name")
+        name = required(p, "Name")
         self._workflow(name)
-        path = self._run_file(name, _required(p, "RunId"))
+        path = self._run_file(name, required(p, "RunId"))
         with _lock:
             if not path.is_file():
                 raise GlueError("EntityNotFoundException", f"Workflow run with id {p['RunId']} not found")
@@ -349,7 +341,7 @@ class Workflows:
         return {"Run": run}
 
     def get_workflow_runs(self, p: Params) -> Params:
-        name = _required(p, "Name")
+        name = required(p, "Name")
         self._workflow(name)
         runs = self._runs(name)
         if not p.get("IncludeGraph", True):
@@ -368,13 +360,13 @@ class Workflows:
         return {"RunProperties": run["WorkflowRunProperties"]}
 
     def put_run_properties(self, p: Params) -> Params:
-        name, run_id = _required(p, "Name"), _required(p, "RunId")
-        properties = _required(p, "RunProperties")
+        name, run_id = required(p, "Name"), required(p, "RunId")
+        properties = required(p, "RunProperties")
         self.update_run(name, run_id, lambda run: run["WorkflowRunProperties"].update(properties))
         return {}
 
     def stop_workflow_run(self, p: Params) -> Params:
-        name, run_id = _required(p, "Name"), _required(p, "RunId")
+        name, run_id = required(p, "Name"), required(p, "RunId")
 
         def stop(run: Params) -> None:
             if run["Status"] != "RUNNING":

@@ -13,19 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from emulator.backends import dataquality, workflows
-from emulator.backends.catalog import Catalog, GlueError
+from emulator.backends.catalog import Catalog, GlueError, required
 from emulator.errors import StatesError
 from emulator.integrations.registry import Handler, Registry, Resource, backend_handler, register
 
 Params = dict[str, Any]
-
-
-def _required(params: Params, key: str) -> Any:
-    value = params.get(key)
-    if value is None or value == "":
-        raise GlueError("InvalidInputException", f"1 validation error detected: Value null at '{key[0].lower()}"
-                        f"{key[1:]}' failed to satisfy constraint: Member must not be null")
-    return value
 
 
 def _page(items: list[Any], params: Params, key: str) -> Params:
@@ -43,7 +35,7 @@ def _page(items: list[Any], params: Params, key: str) -> Params:
 
 
 def _get_tables(catalog: Catalog, p: Params) -> Params:
-    tables = catalog.get_tables(_required(p, "DatabaseName"))
+    tables = catalog.get_tables(required(p, "DatabaseName"))
     if pattern := p.get("Expression"):  # Glue's Expression is a regular expression on table names
         try:
             regex = re.compile(pattern)
@@ -54,7 +46,7 @@ def _get_tables(catalog: Catalog, p: Params) -> Params:
 
 
 def _get_partitions(catalog: Catalog, p: Params) -> Params:
-    partitions = catalog.get_partitions(_required(p, "DatabaseName"), _required(p, "TableName"), p.get("Expression"))
+    partitions = catalog.get_partitions(required(p, "DatabaseName"), required(p, "TableName"), p.get("Expression"))
     if p.get("ExcludeColumnSchema"):
         partitions = [{**part, "StorageDescriptor": {k: v for k, v in part["StorageDescriptor"].items()
                                                      if k != "Columns"}} for part in partitions]
@@ -63,8 +55,8 @@ def _get_partitions(catalog: Catalog, p: Params) -> Params:
 
 def _create_partition(catalog: Catalog, p: Params) -> None:
     """CreatePartition: BatchCreatePartition of one, its error raised."""
-    errors = catalog.batch_create_partitions(_required(p, "DatabaseName"), _required(p, "TableName"),
-                                             [_required(p, "PartitionInput")])
+    errors = catalog.batch_create_partitions(required(p, "DatabaseName"), required(p, "TableName"),
+                                             [required(p, "PartitionInput")])
     if errors:
         raise GlueError(errors[0]["ErrorDetail"]["ErrorCode"], errors[0]["ErrorDetail"]["ErrorMessage"])
 
@@ -79,27 +71,27 @@ def _empty(action: Callable[[Catalog, Params], Any]) -> Callable[[Catalog, Param
 
 ACTIONS: dict[str, Callable[[Catalog, Params], Params]] = {
     "createCrawler": _empty(lambda c, p: c.crawlers.create(p)),
-    "startCrawler": _empty(lambda c, p: c.crawlers.start(_required(p, "Name"))),
-    "getCrawler": lambda c, p: {"Crawler": c.crawlers.get(_required(p, "Name"))},
+    "startCrawler": _empty(lambda c, p: c.crawlers.start(required(p, "Name"))),
+    "getCrawler": lambda c, p: {"Crawler": c.crawlers.get(required(p, "Name"))},
     "getCrawlers": lambda c, p: _page([c.crawlers.get(n) for n in c.crawlers.names()], p, "Crawlers"),
     "getCrawlerMetrics": lambda c, p: _page(c.crawlers.metrics(p.get("CrawlerNameList")), p, "CrawlerMetricsList"),
-    "createDatabase": _empty(lambda c, p: c.create_database(_required(p, "DatabaseInput"))),
-    "getDatabase": lambda c, p: {"Database": c.get_database(_required(p, "Name"))},
+    "createDatabase": _empty(lambda c, p: c.create_database(required(p, "DatabaseInput"))),
+    "getDatabase": lambda c, p: {"Database": c.get_database(required(p, "Name"))},
     "getDatabases": lambda c, p: _page(c.get_databases(), p, "DatabaseList"),
-    "createTable": _empty(lambda c, p: c.create_table(_required(p, "DatabaseName"), _required(p, "TableInput"))),
-    "updateTable": _empty(lambda c, p: c.update_table(_required(p, "DatabaseName"), _required(p, "TableInput"))),
-    "deleteTable": _empty(lambda c, p: c.delete_table(_required(p, "DatabaseName"), _required(p, "Name"))),
-    "getTable": lambda c, p: {"Table": c.get_table(_required(p, "DatabaseName"), _required(p, "Name"))},
+    "createTable": _empty(lambda c, p: c.create_table(required(p, "DatabaseName"), required(p, "TableInput"))),
+    "updateTable": _empty(lambda c, p: c.update_table(required(p, "DatabaseName"), required(p, "TableInput"))),
+    "deleteTable": _empty(lambda c, p: c.delete_table(required(p, "DatabaseName"), required(p, "Name"))),
+    "getTable": lambda c, p: {"Table": c.get_table(required(p, "DatabaseName"), required(p, "Name"))},
     "getTables": _get_tables,
     "getPartitions": _get_partitions,
     "batchCreatePartition": lambda c, p: {"Errors": c.batch_create_partitions(
-        _required(p, "DatabaseName"), _required(p, "TableName"), _required(p, "PartitionInputList"))},
+        required(p, "DatabaseName"), required(p, "TableName"), required(p, "PartitionInputList"))},
     "createPartition": _empty(_create_partition),
     "listCrawlers": lambda c, p: _page(c.crawlers.names(), p, "CrawlerNames"),
-    "batchGetCrawlers": lambda c, p: c.crawlers.batch_get(_required(p, "CrawlerNames")),
-    "stopCrawler": _empty(lambda c, p: c.crawlers.stop(_required(p, "Name"))),
-    "updateCrawler": _empty(lambda c, p: c.crawlers.update({**p, "Name": _required(p, "Name")})),
-    "deleteCrawler": _empty(lambda c, p: c.crawlers.delete(_required(p, "Name"))),
+    "batchGetCrawlers": lambda c, p: c.crawlers.batch_get(required(p, "CrawlerNames")),
+    "stopCrawler": _empty(lambda c, p: c.crawlers.stop(required(p, "Name"))),
+    "updateCrawler": _empty(lambda c, p: c.crawlers.update({**p, "Name": required(p, "Name")})),
+    "deleteCrawler": _empty(lambda c, p: c.crawlers.delete(required(p, "Name"))),
 }
 # Glue workflows and Data Quality: actions over the workspace's backends (backends/workflows.py, dataquality.py).
 SERVICE_ACTIONS: dict[str, Callable[[Any, Params], Params]] = {**workflows.ACTIONS, **dataquality.ACTIONS}
