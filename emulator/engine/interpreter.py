@@ -313,8 +313,8 @@ class Interpreter:
         if output is not branch.checked:
             try:  # history.snapshot and check_snapshot, inlined for the common case: the hot path's costliest calls
                 snap: bytes | str = _marshal(output, 2)
-            except ValueError:
-                snap = snapshot(output)
+            except ValueError:  # snapshot's fallback: the text itself
+                snap = to_json(output)
             if type(snap) is str or 6 * len(snap) > MAX_PAYLOAD_BYTES:
                 check_snapshot(snap, state.name, output)
             branch.checked, branch.snap = output, snap
@@ -723,7 +723,10 @@ class Interpreter:
 
         def one(index: int, last: int) -> Branch:
             machine, data, wrap = jobs[index]
-            child = branch.fork(last, cancel)
+            # A machine that assigns nothing reads its parent's variables: it needs no scope of its own
+            # (unless an observer may set variables in it: a debugger's `edit var`).
+            shared = not machine.has_assign and self.observer is None
+            child = branch.fork(last, cancel, branch.variables if shared else None)
             if owner is not None:
                 child.path = (*branch.path, (owner.name, index))
             children.append(child)
@@ -744,18 +747,8 @@ class Interpreter:
         try:
             if workers <= 1 or not self._concurrent([j[0] for j in jobs]):
                 last = started
-                if self.observer is None and owner is not None:  # `one` without its observer calls, inlined
-                    parent, owner_name = branch.path, owner.name
-                    for index, (machine, data, wrap) in enumerate(jobs):
-                        # A machine that assigns nothing reads its parent's variables: it needs no scope of its own.
-                        child = branch.fork(last, cancel, None if machine.has_assign else branch.variables)
-                        child.path = (*parent, (owner_name, index))
-                        children.append(child)
-                        results[index] = wrap(child, data, index) if wrap else self.run_machine(machine, data, child)
-                        last = child.last
-                else:
-                    for index in range(len(jobs)):
-                        last = one(index, last).last
+                for index in range(len(jobs)):
+                    last = one(index, last).last
                 branch.last = last
             else:
                 # The timeline counts a pool slot as running from submission to its last job's end,
