@@ -413,7 +413,7 @@ class SparkEngine:
             service.cancel(job_group)
             return
         with _lock:
-            if _session is not None and _is_connect(_session):
+            if _session is not None and is_connect(_session):
                 _session.interruptTag(job_group)
             elif _session is not None:
                 _session.sparkContext.cancelJobGroup(job_group)
@@ -423,7 +423,7 @@ class SparkEngine:
         """Point s3://<bucket>/ and s3a://<bucket>/ at the buckets' local directories (or `<storage>/<bucket>`)."""
         session = self.session()
         storage = self.settings().storage
-        conf = session.conf if _is_connect(session) else session.sparkContext._jsc.hadoopConfiguration()
+        conf = session.conf if is_connect(session) else session.sparkContext._jsc.hadoopConfiguration()
         with _lock:
             for bucket in buckets:
                 try:
@@ -518,7 +518,7 @@ class SparkEngine:
         began = time.monotonic()
         state, error = "SUCCEEDED", None
         printed: str | None = None  # what the job printed before it raised
-        connect = _is_connect(session)
+        connect = is_connect(session)
         try:
             if connect:
                 _make_current(session)
@@ -564,7 +564,7 @@ class SparkEngine:
         """Set what the running session can take; static settings (executor memory, ...) are noted and skipped.
         Returns the previous values (`spark.hadoop.*` keys included) for `_restore_conf`."""
         previous: dict[str, str | None] = {}
-        hadoop = session.conf if _is_connect(session) else session.sparkContext._jsc.hadoopConfiguration()
+        hadoop = session.conf if is_connect(session) else session.sparkContext._jsc.hadoopConfiguration()
         for key, value in conf.items():
             if key.startswith("spark.hadoop."):
                 previous[key] = hadoop.get(key.removeprefix("spark.hadoop."))
@@ -580,7 +580,7 @@ class SparkEngine:
 
     @staticmethod
     def _restore_conf(session: SparkSession, previous: dict[str, str | None]) -> None:
-        hadoop = session.conf if _is_connect(session) else session.sparkContext._jsc.hadoopConfiguration()
+        hadoop = session.conf if is_connect(session) else session.sparkContext._jsc.hadoopConfiguration()
         for key, old in previous.items():
             name = key.removeprefix("spark.hadoop.")
             if name != key:
@@ -601,12 +601,13 @@ def _hadoop_properties(session: SparkSession) -> dict[str, tuple[str, bool]]:
             for prop in ElementTree.fromstring(writer.toString()).iter("property")}
 
 
-def _is_connect(session: Any) -> bool:
+def is_connect(session: Any) -> bool:
+    """Whether `session` is a Spark Connect session (no JVM, no SparkContext in this process)."""
     return type(session).__module__.startswith("pyspark.sql.connect")
 
 
 def _alive(session: Any) -> bool:
-    if _is_connect(session):
+    if is_connect(session):
         return not getattr(session, "is_stopped", False)
     return session.sparkContext._jsc is not None
 
@@ -676,7 +677,7 @@ def _return_to_pool() -> None:
     if _leases or _jobs_running or _session is None or not _alive(_session):
         return
     try:
-        if _is_connect(_session):
+        if is_connect(_session):
             _clear_connect(_session)
         else:
             _clear(_session)
@@ -828,7 +829,7 @@ def _guard_connect() -> None:
             real_stop(self)
 
     def get_or_create(cls: type[SparkContext], conf: Any = None) -> Any:
-        if _session is not None and _is_connect(_session) and _settings is not None and _settings.remote:
+        if _session is not None and is_connect(_session) and _settings is not None and _settings.remote:
             return ConnectContext(_settings.remote)
         return real_get_or_create(cls, conf)
 
@@ -850,7 +851,7 @@ def stop_session() -> None:
         _py_file_paths.clear()
         _leases.clear()  # what they kept no longer exists; a cluster still up gets a new session for its next step
 
-        connect = _is_connect(_session)
+        connect = is_connect(_session)
         _really_stop(_session)
         _session = None
         if connect:  # PySpark in this process is classic again (a later session may be local)

@@ -206,6 +206,6 @@ def _application(session: Any) -> str | None:
     """The warm session's Spark application id; a Spark Connect session's id (it has no SparkContext here)."""
     if session is None:
         return None
-    from emulator.backends.spark import _is_connect
+    from emulator.backends.spark import is_connect
 
-    return session.session_id if _is_connect(session) else session.sparkContext.applicationId
+    return session.session_id if is_connect(session) else session.sparkContext.applicationId
