@@ -76,3 +76,22 @@ def served(tmp_path: Any) -> Iterator[tuple[str, Any]]:
     url, stop = start_in_thread(workspace)
     yield url, workspace.root
     stop()
+
+
+@pytest.fixture
+def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Crawls wait for the returned threading.Event before crawling, so a crawl is observably running."""
+    import threading
+
+    from emulator.backends import crawler as crawler_module
+
+    release = threading.Event()
+    real = crawler_module.crawl
+
+    def held(*args: Any) -> Any:
+        release.wait(10)
+        return real(*args)
+
+    monkeypatch.setattr(crawler_module, "crawl", held)
+    yield release
+    release.set()

@@ -4,7 +4,6 @@ through Task states and through boto3 against the endpoint."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ from botocore.exceptions import ClientError
 
 import emulator
 from emulator.backends import Backends
-from emulator.backends import crawler as crawler_module
 from emulator.workspace import Workspace
 from tests.conftest import chain
 from tests.test_glue_catalog import crawler, make_workspace, write_parquet
@@ -39,21 +37,6 @@ def ws(tmp_path: Path) -> Workspace:
     write_parquet(tmp_path / "lake" / "sales" / "part-0.parquet", {"id": [1, 2], "amount": [3.5, 4.5]})
     write_parquet(tmp_path / "lake" / "stock" / "part-0.parquet", {"sku": ["a"], "count": [7]})
     return workspace
-
-
-@pytest.fixture
-def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
-    """Crawls wait for the returned event before crawling, so a crawl is observably running."""
-    release = threading.Event()
-    real = crawler_module.crawl
-
-    def held(*args: Any) -> Any:
-        release.wait(10)
-        return real(*args)
-
-    monkeypatch.setattr(crawler_module, "crawl", held)
-    yield release
-    release.set()
 
 
 def test_list_and_batch_get(ws: Workspace) -> None:

@@ -3,7 +3,6 @@ from state machines and from boto3. Expected tables and rows are computed here f
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -197,25 +196,7 @@ def test_config_errors_name_the_key(crawler_ws: Workspace) -> None:
     assert "[glue_workflows.bad] Triggers[0] Predicate.Conditions[0].CrawlState" in ex.cause
 
 
-@pytest.fixture
-def stoppable(crawler_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    import threading
-
-    from emulator.backends import crawler as crawler_module
-
-    release = threading.Event()
-    real = crawler_module.crawl
-
-    def held(*args: Any) -> Any:
-        release.wait(10)
-        return real(*args)
-
-    monkeypatch.setattr(crawler_module, "crawl", held)
-    yield release
-    release.set()
-
-
-def test_stop_fires_nothing_more(crawler_ws: Workspace, stoppable: Any) -> None:
+def test_stop_fires_nothing_more(crawler_ws: Workspace, gate: Any) -> None:
     crawler_ws.config.glue_workflows["two"] = {"Triggers": [
         {"Name": "go", "Type": "ON_DEMAND", "Actions": [{"CrawlerName": "orders"}]},
         conditional("then", [{"CrawlerName": "customers"}], {"CrawlerName": "orders", "CrawlState": "SUCCEEDED"})]}
@@ -223,6 +204,6 @@ def test_stop_fires_nothing_more(crawler_ws: Workspace, stoppable: Any) -> None:
     run_id = workflows.start_workflow_run({"Name": "two"})["RunId"]
     workflows.stop_workflow_run({"Name": "two", "RunId": run_id})
     assert workflows.get_workflow_run({"Name": "two", "RunId": run_id})["Run"]["Status"] == "STOPPING"
-    stoppable.set()
+    gate.set()
     run = workflows.wait_run("two", run_id, 30)
     assert run["Status"] == "STOPPED" and run["Statistics"]["TotalActions"] == 1
