@@ -15,7 +15,6 @@ import pytest
 import emulator
 import emulator.integrations.glue  # registers aws-sdk:glue
 from emulator.backends import Backends
-from emulator.backends import crawler as crawler_module
 from emulator.backends.catalog import Catalog, GlueError
 from emulator.backends.crawler import csv_value_type, glue_type, read_file_schema, widen
 from emulator.workspace import Config, Workspace
@@ -78,21 +77,6 @@ def columns(table: dict[str, Any]) -> dict[str, str]:
     return {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
 
 
-@pytest.fixture
-def blocked_crawls(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """Crawls wait for the returned event before doing their work, so RUNNING is observable."""
-    release = threading.Event()
-    real = crawler_module.crawl
-
-    def slow(*args: Any) -> Any:
-        release.wait(10)
-        return real(*args)
-
-    monkeypatch.setattr(crawler_module, "crawl", slow)
-    yield release
-    release.set()
-
-
 # -- crawling through state machines -------------------------------------------------------------------
 def test_hive_partitions_become_partition_keys_and_partitions(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path, orders_crawler=crawler("s3://lake/orders/"))
@@ -130,10 +114,10 @@ def test_hive_partitions_become_partition_keys_and_partitions(tmp_path: Path) ->
     assert [t["Name"] for t in call(ws, "getTables", {"DatabaseName": "sales"})["TableList"]] == ["orders"]
 
 
-def test_wait_choice_loop_sees_running_then_ready(tmp_path: Path, blocked_crawls: threading.Event) -> None:
+def test_wait_choice_loop_sees_running_then_ready(tmp_path: Path, gate: threading.Event) -> None:
     ws = make_workspace(tmp_path, c=crawler("s3://lake/t/"))
     write_parquet(tmp_path / "lake/t/a.parquet", {"x": [1]})
-    threading.Timer(0.1, blocked_crawls.set).start()
+    threading.Timer(0.1, gate.set).start()
     result = run_crawler(ws, "c")
     outputs = [json.loads(e["taskSucceededEventDetails"]["output"])
                for e in result["execution"].history if e["type"] == "TaskSucceeded"]
@@ -144,7 +128,7 @@ def test_wait_choice_loop_sees_running_then_ready(tmp_path: Path, blocked_crawls
 
 
 def test_start_while_running_raises_crawler_running_exception(tmp_path: Path,
-                                                               blocked_crawls: threading.Event) -> None:
+                                                               gate: threading.Event) -> None:
     ws = make_workspace(tmp_path, c=crawler("s3://lake/t/"))
     write_parquet(tmp_path / "lake/t/a.parquet", {"x": [1]})
     definition = chain(
@@ -158,7 +142,7 @@ def test_start_while_running_raises_crawler_running_exception(tmp_path: Path,
     assert ex.status == "SUCCEEDED", (ex.error, ex.cause)
     assert ex.output["error"]["Error"] == "Glue.CrawlerRunningException"
     assert "(Service: Glue, Status Code: 400, Request ID: " in ex.output["error"]["Cause"]
-    blocked_crawls.set()
+    gate.set()
     assert Backends(ws).catalog.crawlers.wait("c", 10)["State"] == "READY"
 
 
