@@ -105,7 +105,7 @@ def test_any_name_is_refused_or_saved_in_the_store(name: str) -> None:
             assert saved(folder)[name]["executionArn"].endswith(f":execution:m:{name}")
             # Nothing is written outside the workspace, whatever the name.
             assert {p.name for p in folder.iterdir()} == {"m.json", "ws"}
-            history = invoke(folder, "history", name)
+            history = invoke(folder, "history", "--", name)  # a name may start with "-"
             assert history.exit_code == 0 and "ExecutionSucceeded" in history.stdout
 
 
