@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.integrations.registry import Resource, parse_resource
+from emulator.workspace import environment_variable
 
 TARGET_ENV = "SFN_LOCAL_TARGET"
 VALUES = ("local", "aws")
@@ -151,7 +152,7 @@ def targeted_at_aws(resource: Resource, workspace: Any) -> bool:
     if service is None:
         return False
     targets, source = _config_of(workspace)
-    if not targets and not _cli and not os.environ.get(TARGET_ENV, "").strip():
+    if not targets and not _cli and not (environment_variable(TARGET_ENV) or "").strip():
         return False  # the common case: nothing configured, nothing to parse
     return choose(service, targets, source).target == "aws"
 

@@ -31,6 +31,18 @@ from types import TracebackType
 from typing import Any
 
 WORKSPACE_ENV = "SFN_LOCAL_WORKSPACE"
+
+# os.environ's own mapping of encoded names (POSIX), to ask for a name that is not set without the KeyError
+# os.environ raises and catches for it.
+_ENVIRON_DATA = getattr(os.environ, "_data", None) if os.name == "posix" else None
+
+
+def environment_variable(name: str) -> str | None:
+    """os.environ.get(name): quicker for a name that is not set, the common case of the few asked on every
+    execution (SFN_MOCK_CONFIG, ...), where os.environ costs as much as a Pass state."""
+    if isinstance(_ENVIRON_DATA, dict) and name.encode("utf-8", "surrogateescape") not in _ENVIRON_DATA:
+        return None
+    return os.environ.get(name)
 DEFAULT_WORKSPACE = ".sfn-local"
 
 

@@ -18,6 +18,7 @@ Status Change (engine/execution.py).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -49,18 +50,26 @@ def make_event(source: str, detail_type: str, detail: dict[str, Any], resources:
 
 def _pattern_sources(pattern: Any) -> frozenset[str]:
     if isinstance(pattern, str):
-        try:
-            pattern = json.loads(pattern)
-        except json.JSONDecodeError:
-            return _ALL  # the runner reports the error; until then nothing is filtered out
+        return _text_pattern_sources(pattern)
     sources = pattern.get("source") if isinstance(pattern, dict) else None
     if isinstance(sources, list) and sources and all(isinstance(s, str) for s in sources):
         return frozenset(sources)
     return _ALL
 
 
+@functools.lru_cache(maxsize=256)
+def _text_pattern_sources(pattern: str) -> frozenset[str]:
+    """A pattern written as JSON text: parsed once, not on each of the two events every execution asks about."""
+    try:
+        loaded = json.loads(pattern)
+    except json.JSONDecodeError:
+        return _ALL  # the runner reports the error; until then nothing is filtered out
+    return _pattern_sources(loaded) if isinstance(loaded, dict) else _ALL
+
+
 def wanted_sources(config: Config) -> frozenset[str]:
-    """The sources the config's enabled event rules may match ("*": any); a few rules, so not cached."""
+    """The sources the config's enabled event rules may match ("*": any); a few rules, so not cached (their
+    patterns' text is parsed once)."""
     found: frozenset[str] = frozenset()
     for rule in config.rules.values():
         if isinstance(rule, dict) and "EventPattern" in rule and rule.get("State", "ENABLED") != "DISABLED":

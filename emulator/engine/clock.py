@@ -156,18 +156,28 @@ class Timeline:
 class Clock:
     """Seconds since the epoch for one branch; `sleep` waits for real or jumps virtually."""
 
-    __slots__ = ("_base", "_mono0", "offset", "owner", "real", "timeline")
+    __slots__ = ("_origin", "_start", "owner", "real", "timeline")
 
     def __init__(self, real: bool = False, start: float | None = None, owner: object = None) -> None:
         self.real = real
         self.owner = owner  # the execution, whose background work a virtual wait gives real time to
-        self._base = time.time() if start is None else start
-        self._mono0 = time.monotonic()
-        self.offset = 0.0
+        # now() = monotonic time + _origin, where _origin folds in the start (wall clock) and the virtual
+        # time jumped so far: it is read several times per state.
+        self._start = (time.time() if start is None else start) - time.monotonic()
+        self._origin = self._start
         self.timeline = Timeline()  # shared with every clock forked from this one
 
+    @property
+    def offset(self) -> float:
+        """Virtual seconds jumped so far (0 on a real clock)."""
+        return self._origin - self._start
+
+    @offset.setter
+    def offset(self, value: float) -> None:
+        self._origin = self._start + value
+
     def now(self) -> float:
-        return self._base + (time.monotonic() - self._mono0) + self.offset
+        return time.monotonic() + self._origin
 
     def datetime(self) -> datetime:
         return datetime.fromtimestamp(self.now(), tz=UTC)
@@ -183,7 +193,7 @@ class Clock:
             background.settle(self.owner, seconds)  # its real work in flight (a Spark step) gets time first
             if self.timeline.wait_until(self.now() + seconds, cancel):
                 raise Cancelled()
-            self.offset += seconds
+            self._origin += seconds
             return
         if cancel is None:
             time.sleep(seconds)
@@ -192,14 +202,14 @@ class Clock:
 
     def fork(self) -> Clock:
         child = Clock.__new__(Clock)
-        child.real, child._base, child._mono0, child.offset = self.real, self._base, self._mono0, self.offset
+        child.real, child._start, child._origin = self.real, self._start, self._origin
         child.owner, child.timeline = self.owner, self.timeline
         return child
 
     def join(self, children: list[Clock]) -> None:
         """After a fan-out, this branch is as late as its latest child."""
         if children:
-            self.offset = max(self.offset, *(c.offset for c in children))
+            self._origin = max(self._origin, *(c._origin for c in children))
 
 
 def backoff_delay(interval: float, rate: float, retries: int, max_delay: float | None) -> float:

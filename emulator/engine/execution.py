@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import gc
-import json
 import os
 import random
 import sys
@@ -22,7 +21,7 @@ from emulator import background
 from emulator.asl.parser import load_definition, parse
 from emulator.asl.states import Machine
 from emulator.asl.validate import PlainJson, measured, plain_json
-from emulator.asl.values import to_json
+from emulator.asl.values import from_json, to_json
 from emulator.backends import Backends, events
 from emulator.engine.clock import Cancelled, CancelToken, Clock
 from emulator.engine.history import (
@@ -59,6 +58,44 @@ if sys.getrecursionlimit() < RECURSION_LIMIT:
     sys.setrecursionlimit(RECURSION_LIMIT)
 
 
+_done_lock = threading.Lock()
+
+
+class _Done:
+    """Set when the execution has ended: threading.Event's set/clear/is_set/wait, with the Event made only
+    for a caller that waits before the end (making one costs as much as a one-state execution's setup)."""
+
+    __slots__ = ("_event", "_flag")
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._event: threading.Event | None = None
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def set(self) -> None:
+        with _done_lock:
+            self._flag = True
+            if self._event is not None:
+                self._event.set()
+
+    def clear(self) -> None:
+        with _done_lock:
+            self._flag = False
+            if self._event is not None:
+                self._event.clear()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        with _done_lock:
+            if self._flag:
+                return True
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+        return event.wait(timeout)
+
+
 class Execution(ExecutionAssertions):
     """One execution: its status, output or error, and its history (DescribeExecution + GetExecutionHistory).
 
@@ -82,7 +119,7 @@ class Execution(ExecutionAssertions):
         self.redrive_count = 0
         self.state_machine: StateMachine | None = None  # what `redrive` runs again
         self.map_runs: list[Any] = []  # its Distributed Map runs, with their child executions (engine/distributed.py)
-        self._done = threading.Event()
+        self._done = _Done()
         self._cancel = CancelToken()
         self._stop_reason: tuple[str | None, str | None] = (None, None)
 
@@ -221,7 +258,7 @@ class StateMachine:
         # mock_config: a MockConfig, TestCase, dict or file (else SFN_MOCK_CONFIG); test_case: its test case name.
         mock_config = self.mock_config if mock_config is None else mock_config
         case = test_case_for(self.name, mock_config, test_case) if nesting == 0 else None
-        rng = random.Random(seed)
+        rng = _generator(seed)
         name = str(uuid.UUID(int=rng.getrandbits(128), version=4)) if name is None else check_execution_name(name)
         # The run and the Execution each get their own copy: the caller keeps theirs to change.
         value = {} if input is None else input
@@ -230,9 +267,9 @@ class StateMachine:
         if input_text.count("[") + input_text.count("{") > MAX_NESTING_DEPTH:
             check_input_depth(value)
         check_input_size(input_text)
-        data = json.loads(input_text)
+        data = from_json(input_text)
         arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{self.name}:{name}"
-        execution = Execution(name, arn, self.arn, json.loads(input_text))
+        execution = Execution(name, arn, self.arn, from_json(input_text))
         execution.state_machine = self
         history = History(limit=max_events)
         execution.history, execution.history_paths = history.events, history.paths
@@ -266,15 +303,41 @@ class StateMachine:
         )
 
         def work() -> None:
-            events.execution_status(self.backends.workspace, execution)  # RUNNING, then how it ended
+            # Status change events (RUNNING, then how it ended), when an event rule may want them.
+            announce = events.wants(self.backends.workspace, "aws.states")
+            if announce:
+                events.execution_status(self.backends.workspace, execution)
             try:
                 _execute(self, execution, run, start_clock, input_text)
             finally:
                 background.finished(execution, execution.status == "SUCCEEDED")
                 execution._done.set()
-                events.execution_status(self.backends.workspace, execution)
+                if announce:
+                    events.execution_status(self.backends.workspace, execution)
 
         return execution, work
+
+
+_SEEDED: dict[int, tuple[Any, ...]] = {}  # generator states by integer seed (a test suite uses a few)
+
+
+def _generator(seed: Any) -> random.Random:
+    """The execution's generator (its name, task tokens, States.UUID, $random): repeatable for a seed. Unseeded,
+    it is seeded from 128 bits of the system's randomness, as Random() reads 2.5 KB of it (a fifth of a short
+    execution's cost); seeding from an integer costs more than restoring the state it leads to."""
+    if seed is None:
+        return random.Random(int.from_bytes(os.urandom(16), "big"))
+    if type(seed) is not int:
+        return random.Random(seed)
+    state = _SEEDED.get(seed)
+    if state is None:
+        rng = random.Random(seed)
+        if len(_SEEDED) < 64:
+            _SEEDED[seed] = rng.getstate()
+        return rng
+    rng = random.Random.__new__(random.Random)
+    rng.setstate(state)
+    return rng
 
 
 # Compiled definitions by content, least recently used first: StateMachines made from the same
@@ -373,7 +436,7 @@ def _execute_from(machine: StateMachine, execution: Execution, run: Run, clock: 
     else:
         text = to_json(output)
         # The caller's copy: the output may share objects with the definition (a Pass Result, ...).
-        execution.output = json.loads(text)
+        execution.output = from_json(text)
         execution.status = "SUCCEEDED"
         run.history.add("ExecutionSucceeded", root.last, clock.now(), "executionSucceededEventDetails",
                         {"output": text, "outputDetails": {"truncated": False}})

@@ -7,7 +7,6 @@ that snapshot (engine/history.py) and does no parsing.
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import uuid
@@ -35,7 +34,7 @@ from emulator.asl.states import (
     TaskState,
     WaitState,
 )
-from emulator.asl.values import to_json
+from emulator.asl.values import from_json, to_json
 from emulator.engine import distributed
 from emulator.engine.clock import Cancelled, CancelToken, Clock, backoff_delay, iso8601
 from emulator.engine.history import MAX_PAYLOAD_BYTES, History, check_payload, check_snapshot, snapshot
@@ -609,15 +608,16 @@ class Interpreter:
     def _invoke(self, state: TaskState, resource: Resource, handler: Callable[[TaskRequest], Any], payload: Any,
                 branch: Branch, env: Env, timeout: float | None, heartbeat: float | None) -> Any:
         lambda_style = resource.kind == "lambda"
-        names = {"resourceType": resource.service, "resource": resource.history_resource}
         payload_text = to_json(payload)
         if lambda_style:
+            names = None
             scheduled = {"resource": resource.arn, "input": payload_text, "inputDetails": {"truncated": False}}
             if timeout is not None:
                 scheduled["timeoutInSeconds"] = int(timeout)
             self.event(branch, "LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails", scheduled)
             self.event(branch, "LambdaFunctionStarted")
         else:
+            names = {"resourceType": resource.service, "resource": resource.history_resource}
             scheduled = {**names, "region": resource.region, "parameters": payload_text}
             if timeout is not None:
                 scheduled["timeoutInSeconds"] = int(timeout)
@@ -655,7 +655,7 @@ class Interpreter:
         try:
             # The handler gets its own copy: the payload may share objects with the definition,
             # the execution input or other iterations, and handlers may change what they get.
-            request = TaskRequest(resource, json.loads(payload_text), context)
+            request = TaskRequest(resource, from_json(payload_text), context)
             with background.owned_by(clock.owner):
                 if clock.real and timeout is not None:
                     result = _call_with_deadline(handler, request, timeout)
@@ -667,12 +667,12 @@ class Interpreter:
             check_payload(text, state.name)
             if isinstance(result, dict | list | tuple):
                 # The run's own copy: the history shows this value later, and the handler may keep and change its own.
-                result = json.loads(text)
+                result = from_json(text)
         except StatesError as err:
             if err.error == RUNTIME:
                 raise
             outcome = "TimedOut" if isinstance(err, TaskTimedOut) else "Failed"
-            details = _failed_details(err, None if lambda_style else names)
+            details = _failed_details(err, names)
             if lambda_style:
                 self.event(branch, f"LambdaFunction{outcome}", f"lambdaFunction{outcome}EventDetails", details)
             else:

@@ -43,10 +43,12 @@ def handler(resource: Resource, functions: Mapping[str, Callable[..., Any]], bac
             ) -> Handler | None:
     """`backends`: the execution's, whose local endpoint the function's own AWS SDK calls reach (see `endpoint`)."""
 
+    environment = aws_environment(backends) if backends is not None else None  # holds nothing per call
+
     def run(fn: Callable[..., Any], payload: Any, request: TaskRequest) -> Any:
-        if backends is None:
+        if environment is None:
             return call(fn, payload, request.context)
-        with aws_environment(backends):
+        with environment:
             return call(fn, payload, request.context)
 
     if resource.kind == "lambda":

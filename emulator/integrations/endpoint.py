@@ -21,7 +21,7 @@ import os
 import selectors
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,10 @@ _FIXED = {
 _CLEARED_PREFIX = "AWS_ENDPOINT_URL_"
 _CLEARED = ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
 
-_lock = threading.Condition()
+# Re-entrant: url_for, called while it is held, takes it again. Entered as the lock itself (a Condition's
+# `with` costs two Python calls, and it is entered around every handler call); waited on as `_changed`.
+_lock = threading.RLock()
+_changed = threading.Condition(_lock)
 _urls: dict[Path, str] = {}
 _endpoints: list[_Endpoint] = []
 _saved: dict[Any, Any] = {}  # native names (bytes on POSIX) to the user's values (None: unset)
@@ -140,8 +143,9 @@ class _Environment:
         backends = self.backends
         root = backends.workspace.root
         with _lock:
-            if _Active.root != root:
-                _lock.wait_for(lambda: _Active.calls == 0 or _Active.root == root)
+            # `is` first: the same workspace's root object each call, and Path equality costs a microsecond.
+            if _Active.root is not root and _Active.root != root:
+                _changed.wait_for(lambda: _Active.calls == 0 or _Active.root == root)
                 if _Active.root != root:
                     if _Active.root is not None:
                         _restore()
@@ -153,7 +157,7 @@ class _Environment:
         with _lock:
             _Active.calls -= 1
             if _Active.calls == 0:
-                _lock.notify_all()
+                _changed.notify_all()
 
 
 def aws_environment(backends: Backends) -> _Environment:
@@ -180,48 +184,42 @@ if not isinstance(_RAW, dict):
     _RAW = None
 _native: Callable[[str], Any] = os.fsencode if _RAW is not None else str
 _FIXED_NATIVE = {_native(k): _native(v) for k, v in _FIXED.items()}
-_AWS, _ENDPOINT = _native("AWS_"), _native("AWS_ENDPOINT_URL")
-_CLEARED_NATIVE = (_native(_CLEARED_PREFIX), frozenset(_native(k) for k in _CLEARED))
+_ENDPOINT = _native("AWS_ENDPOINT_URL")
+_CLEARED_NAMES = tuple(_native(k) for k in _CLEARED)
+_CLEARED_PREFIX_NATIVE, _NUL = _native(_CLEARED_PREFIX), _native("\0")
 
 
-def _aws_variables() -> dict[Any, Any]:
-    """The AWS_* variables set now, native names to native values."""
-    if _RAW is not None:
-        return {k: v for k, v in _RAW.items() if k.startswith(_AWS)}
-    return {k: v for k, v in os.environ.items() if k.startswith(_AWS)}
-
-
-def _put(key: Any, value: Any) -> None:
-    """Set a variable (native name and value), or remove it for None."""
+def _write(changes: Iterable[tuple[Any, Any]]) -> None:
+    """Set variables (native names and values), removing those whose value is None."""
     if _RAW is None:
+        for key, value in changes:
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        return
+    for key, value in changes:
         if value is None:
-            os.environ.pop(key, None)
+            if key in _RAW:
+                os.unsetenv(key)
+                del _RAW[key]
         else:
-            os.environ[key] = value
-    elif value is None:
-        if key in _RAW:
-            os.unsetenv(key)
-            del _RAW[key]
-    else:
-        os.putenv(key, value)
-        _RAW[key] = value
+            os.putenv(key, value)
+            _RAW[key] = value
 
 
 def _apply(url: str) -> None:
+    environ = _RAW if _RAW is not None else os.environ
     wanted = {**_FIXED_NATIVE, _ENDPOINT: _native(url)}
-    present = _aws_variables()
-    prefix, names = _CLEARED_NATIVE
-    cleared = [k for k in present if k.startswith(prefix) or k in names]
-    for key in [*wanted, *cleared]:
-        _saved[key] = present.get(key)
-    for key in cleared:
-        _put(key, None)
-    for key, value in wanted.items():
-        if _saved[key] != value:
-            _put(key, value)
+    cleared = [k for k in _CLEARED_NAMES if k in environ]
+    # Names joined first: the environment may hold hundreds, and seldom one with the prefix.
+    if _CLEARED_PREFIX_NATIVE in _NUL.join(environ):
+        cleared += [k for k in environ if k.startswith(_CLEARED_PREFIX_NATIVE)]
+    for key in (*wanted, *cleared):
+        _saved[key] = environ.get(key)
+    _write([*((key, None) for key in cleared), *((k, v) for k, v in wanted.items() if _saved[k] != v)])
 
 
 def _restore() -> None:
-    for key, value in _saved.items():
-        _put(key, value)
+    _write(_saved.items())
     _saved.clear()

@@ -31,6 +31,7 @@ from typing import Any
 
 from emulator.errors import RUNTIME, StatesError
 from emulator.integrations.registry import Handler, Resource, TaskRequest
+from emulator.workspace import environment_variable
 
 MOCK_CONFIG_ENV = "SFN_MOCK_CONFIG"
 TEST_CASE_ENV = "SFN_MOCK_TEST_CASE"
@@ -314,8 +315,8 @@ def test_case_for(machine: str, mock_config: MockSource | None = None, test_case
     if isinstance(mock_config, TestCase):
         return mock_config
     if mock_config is None:
-        mock_config = os.environ.get(MOCK_CONFIG_ENV) or None
-    test_case = test_case or os.environ.get(TEST_CASE_ENV) or None
+        mock_config = environment_variable(MOCK_CONFIG_ENV) or None
+    test_case = test_case or environment_variable(TEST_CASE_ENV) or None
     if mock_config is None:
         if test_case is not None:
             raise MockConfigError(f"test case '{test_case}' given without a mock config (--mock-config or "

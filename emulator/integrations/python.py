@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import itertools
 import json
 import linecache
 import math
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from emulator.asl.values import from_json
 from emulator.errors import StatesError
 from emulator.integrations.registry import TaskContext
 
@@ -85,8 +87,7 @@ class HandlerError(StatesError):
     @property  # type: ignore[override]
     def cause(self) -> str | None:
         if self._cause is None and self._frames is not None:
-            self._cause = _error_document(self._message, self.error or "",
-                                          traceback.StackSummary.from_list(self._frames).format())
+            self._cause = _error_document(self._message, self.error or "", _format_frames(self._frames))
             self._frames = None
         return self._cause
 
@@ -101,7 +102,7 @@ class HandlerError(StatesError):
             cause = self._cause
             return lambda: cause
         message, error, frames = self._message, self.error or "", self._frames
-        return lambda: _error_document(message, error, traceback.StackSummary.from_list(frames).format())
+        return lambda: _error_document(message, error, _format_frames(frames))
 
     def __str__(self) -> str:
         return f"{self.error}: {self.cause}"
@@ -121,6 +122,16 @@ def _user_frames(exc: BaseException) -> list[tuple[str, int, str, str]]:
                            linecache.getline(code.co_filename, tb.tb_lineno).strip()))
         tb = tb.tb_next
     return frames
+
+
+def _format_frames(frames: list[tuple[str, int, str, str]]) -> list[str]:
+    """traceback's lines for the frames, written directly: StackSummary's formatting costs more than the rest
+    of a failed call, and a Catch writes it for every failure it takes. It only differs for a frame repeated
+    consecutively (recursion), which it then writes."""
+    if any(a == b for a, b in itertools.pairwise(frames)):
+        return traceback.StackSummary.from_list(frames).format()
+    return [f'  File "{file}", line {line}, in {name}\n' + (f"    {source}\n" if source else "")
+            for file, line, name, source in frames]
 
 
 def _error_document(message: str, error_type: str, frames: list[str]) -> str:
@@ -159,7 +170,7 @@ def marshal(result: Any) -> Any:
                 return json.loads(result, parse_constant=_reject_constant)
             except ValueError:  # not JSON text: what json.dumps says of bytes
                 raise TypeError(f"Object of type {type(result).__name__} is not JSON serializable") from None
-        return json.loads(_encode_response(result))
+        return from_json(_encode_response(result))
     except (TypeError, ValueError, RecursionError) as exc:
         raise StatesError(MARSHAL_ERROR, _error_document(f"Unable to marshal response: {exc}", MARSHAL_ERROR, [])) \
             from None
