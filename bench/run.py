@@ -4,8 +4,9 @@
 
 Definitions come from ../shared/bench/defs when it is there (the peers were measured on those),
 else the same shapes are generated here. Figures are medians over --repeat runs (after one untimed
-warm-up run; a short definition runs more often, for at least 0.3 s) of a StateMachine parsed once ("compile ms": that first parse, validation included, on a cold cache; opening
-the workspace, which StateMachine also does, is not compiling and is left out).
+warm-up run; a short definition runs more often, for at least 0.3 s) of a StateMachine parsed once
+("compile ms": that first parse, validation included, on a cold cache; opening the workspace, which
+StateMachine also does, is not compiling and is left out).
 Peers are quoted only beside the definition of the same size they ran (choice_loop_10k: the
 peers' 10,000 iterations; it runs without the 25,000-event quota). The
 machine's load average is printed: on a shared machine a figure taken under load is slower.

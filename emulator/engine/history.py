@@ -15,7 +15,7 @@ from __future__ import annotations
 import marshal
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,6 +121,9 @@ _ITERATION = frozenset({"mapIterationStartedEventDetails", "mapIterationSucceede
                         "mapIterationFailedEventDetails", "mapIterationAbortedEventDetails"})
 
 
+_FIELDS = 8  # a record's values: id, type, previous id, time, details key, details, path, snapshot or None
+
+
 class EventList(list):  # type: ignore[type-arg]
     """The events of one execution as AWS-shaped dicts: a list to readers, filled by `owner` on read.
 
@@ -146,8 +149,11 @@ class History:
 
     def __init__(self, limit: int | None = MAX_EVENTS) -> None:
         self._events: EventList | None = EventList(owner=self)
-        # Recorded, not yet built: (id, type, previous, time, key, details, path).
-        self._pending: list[tuple[Any, ...]] = []
+        # Recorded, not yet built: each record's _FIELDS values, one after the other. Not a tuple per record:
+        # a kept execution's tuples would be made anew, not from the interpreter's free list, and count
+        # towards the cyclic collector's next pass, so that runs beside kept executions (a test's, a
+        # server's) would pay for collections in proportion to their events.
+        self._pending: list[Any] = []
         # Beside each event (built with it), the branch that added it ((Parallel/Map state, index) per
         # level): what a resumed execution replays each branch's recorded events by (engine/redrive.py).
         self.paths: list[tuple[tuple[str, int], ...]] = []
@@ -188,11 +194,14 @@ class History:
             self._events, self._pending, self._count = events, [], len(events)
 
     def add(self, event_type: str, previous: int, timestamp: float, details_key: str | None = None,
-            details: dict[str, Any] | tuple[Any, ...] | Callable[[], dict[str, Any]] | None = None,
-            path: tuple[tuple[str, int], ...] = ()) -> int:
-        """Record an event; its id. `details` may be (name, snapshot) for the keys in _COMPACT,
-        (index, name) for those in _ITERATION, or a function
-        that makes the dict when the event is read."""
+            details: Any = None, path: tuple[tuple[str, int], ...] = (), second: Any = None) -> int:
+        """Record an event; its id. For the keys in _COMPACT, `details` is the state's name and `second` the
+        snapshot of its input or output; for those in _ITERATION, `details` is the iteration's index and
+        `second` the Map state's name (either may also come as the pair itself, in `details`); else
+        `details` is the details dict, or a function that makes it when the event is read.
+
+        The pair's values are kept in the record, not as a tuple of their own: the cyclic collector would
+        count and visit each such tuple a kept execution holds (see _pending)."""
         lock = self._lock if self._shared else None
         if lock is not None:
             lock.acquire()
@@ -201,7 +210,8 @@ class History:
             if event_id > self._cap:
                 raise HistoryLimitExceeded()
             self._count = event_id
-            self._pending.append((event_id, event_type, previous, timestamp, details_key, details, path))
+            pending = self._pending
+            pending += (event_id, event_type, previous, timestamp, details_key, details, path, second)
         finally:
             if lock is not None:
                 lock.release()
@@ -219,11 +229,11 @@ class History:
             # Taken from the front, not swapped for a new list: an unshared writer may be appending now.
             records = self._pending
             count = len(records)
-            pending = records[:count]
+            pending = zip(*[iter(records[:count])] * _FIELDS, strict=True)
             del records[:count]
             append, paths = into.append, self.paths
             texts: dict[int, str] = {}  # a state's output is the next one's input: its text is made once
-            for event_id, event_type, previous, timestamp, key, details, path in pending:
+            for event_id, event_type, previous, timestamp, key, details, path, second in pending:
                 paths.append(path)
                 event: dict[str, Any] = {
                     "timestamp": datetime.fromtimestamp(timestamp, tz=UTC),
@@ -232,17 +242,19 @@ class History:
                     "previousEventId": previous,
                 }
                 if key is not None:
-                    if type(details) is tuple and key in _ITERATION:
-                        details = {"index": details[0], "name": details[1]}
-                    elif type(details) is tuple:
+                    if second is None and type(details) is tuple:
+                        details, second = details
+                    if second is None:
+                        if callable(details):
+                            details = details()
+                    elif key in _ITERATION:
+                        details = {"index": details, "name": second}
+                    else:
                         text_key, flag_key = _COMPACT[key]
-                        snap = details[1]
-                        text = texts.get(id(snap))
+                        text = texts.get(id(second))
                         if text is None:
-                            text = texts[id(snap)] = snapshot_text(snap)
-                        details = {"name": details[0], text_key: text, flag_key: {"truncated": False}}
-                    elif callable(details):
-                        details = details()
+                            text = texts[id(second)] = snapshot_text(second)
+                        details = {"name": details, text_key: text, flag_key: {"truncated": False}}
                     event[key] = details if details is not None else {}
                 append(event)
 

@@ -247,12 +247,15 @@ class Interpreter:
     # -- events -------------------------------------------------------------------------
     def event(self, branch: Branch, event_type: str, key: str | None = None,
               details: dict[str, Any] | tuple[Any, ...] | Callable[[], dict[str, Any]] | None = None,
-              previous: int | None = None) -> int:
+              previous: int | None = None, second: Any = None) -> int:
+        """Add an event (History.add's `details` and `second`) to the branch, or take the recorded one (a resumed
+        execution's); its id."""
         if self.run.replay is not None and (recorded := self.run.replay.take(branch.path, event_type)) is not None:
             branch.last = recorded
             return recorded
         event_id = self.run.history.add(
-            event_type, branch.last if previous is None else previous, branch.clock.now(), key, details, branch.path
+            event_type, branch.last if previous is None else previous, branch.clock.now(), key, details, branch.path,
+            second,
         )
         branch.last = event_id
         return event_id
@@ -280,13 +283,13 @@ class Interpreter:
         entered_type, exited_type, retryable = _EVENT_TYPES[kind]
         run = self.run
         now = branch.clock.now()
-        # (name, snapshot): History builds AWS's details dict, and the value's text, when the event is read.
-        details: Any = (state.name, branch.snap if data is branch.checked else snapshot(data))
+        # The name and a snapshot: History builds AWS's details dict, and the value's text, when the event is read.
+        snap = branch.snap if data is branch.checked else snapshot(data)
         if run.replay is None:
             entered = branch.last = run.history.add(entered_type, branch.last, now, "stateEnteredEventDetails",
-                                                    details, branch.path)
+                                                    state.name, branch.path, snap)
         else:
-            entered = self.event(branch, entered_type, "stateEnteredEventDetails", details)
+            entered = self.event(branch, entered_type, "stateEnteredEventDetails", state.name, second=snap)
         env = Env(run, branch, state.name, now, entered, retryable)
         obs = self.observer
         if obs is not None:
@@ -311,24 +314,26 @@ class Interpreter:
             next_name = catcher.next
         if output is not branch.checked:
             try:  # history.snapshot and check_snapshot, inlined for the common case: the hot path's costliest calls
-                snap: bytes | str = _marshal(output, 2)
+                snap = _marshal(output, 2)
             except ValueError:  # snapshot's fallback: the text itself
                 snap = to_json(output)
             if type(snap) is str or 6 * len(snap) > MAX_PAYLOAD_BYTES:
                 check_snapshot(snap, state.name, output)
             branch.checked, branch.snap = output, snap
-        details = (state.name, branch.snap)
+        details: Any = state.name
+        snap = branch.snap
         if env.pending:
             if obs is not None:
                 obs.stage(self._ctx(env), state, "variables", env.pending)
             details = {"name": state.name, "output": to_json(output), "outputDetails": {"truncated": False},
                        "assignedVariables": branch.variables.assign(env.pending),
                        "assignedVariablesDetails": {"truncated": False}}
+            snap = None
         if run.replay is None:
             branch.last = run.history.add(exited_type, branch.last, branch.clock.now(), "stateExitedEventDetails",
-                                          details, branch.path)
+                                          details, branch.path, snap)
         else:
-            self.event(branch, exited_type, "stateExitedEventDetails", details)
+            self.event(branch, exited_type, "stateExitedEventDetails", details, second=snap)
         if obs is not None:
             obs.state_exited(self._ctx(env), state, output, next_name)
         return output, next_name
@@ -926,18 +931,18 @@ class Interpreter:
         reused = (self.run.redrive_reuse or {}).pop(state.name, None) if not branch.path else None
 
         def run(child: Branch, item: Any, index: int) -> Any:
-            ident = (index, state.name)  # the events' details (History builds the dicts)
+            name = state.name  # the events' details with the index (History builds the dicts)
             if reused is not None and index in reused:  # a redrive re-runs only the failed iterations
                 return reused[index]
-            self.event(child, "MapIterationStarted", "mapIterationStartedEventDetails", ident)
+            self.event(child, "MapIterationStarted", "mapIterationStartedEventDetails", index, second=name)
             try:
                 out = self.run_machine(state.processor, item, child)
             except Cancelled:
-                self.event(child, "MapIterationAborted", "mapIterationAbortedEventDetails", ident)
+                self.event(child, "MapIterationAborted", "mapIterationAbortedEventDetails", index, second=name)
                 raise
             except StatesError as err:
                 failed_after = child.last
-                self.event(child, "MapIterationFailed", "mapIterationFailedEventDetails", ident)
+                self.event(child, "MapIterationFailed", "mapIterationFailedEventDetails", index, second=name)
                 child.last = failed_after
                 if not tolerant:
                     raise
@@ -948,7 +953,7 @@ class Interpreter:
                                           "The specified tolerated failure threshold was exceeded") from None
                 return _error_output(err)
             last_inner = child.last
-            self.event(child, "MapIterationSucceeded", "mapIterationSucceededEventDetails", ident)
+            self.event(child, "MapIterationSucceeded", "mapIterationSucceededEventDetails", index, second=name)
             child.last = last_inner
             return out
 

@@ -54,8 +54,11 @@ _spent: OrderedDict[str, None] = OrderedDict()
 # there) and its integration is on its way to `waiting`. An answer for one waits for that, briefly.
 _issued: set[str] = set()
 _changed = threading.Condition(_lock)
-# How long an answer waits for an issued token's task to start waiting on it, in real seconds.
-ISSUED_WAIT_SECONDS = 5.0
+# How long an answer waits for an issued token's task to start waiting on it, in real seconds. The wait ends
+# as soon as the task waits or gives the token up (it failed first); only a task that takes this long between
+# the two (its integration's first call loads botocore's service model, slow on a busy machine: 5 s was seen
+# to pass) sees InvalidToken for a token AWS would take.
+ISSUED_WAIT_SECONDS = 30.0
 
 
 @contextmanager
