@@ -19,13 +19,13 @@ import json
 import random
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
 from emulator.asl.parser import load_definition
-from emulator.asl.states import UNSET, MapState, ParallelState, State
+from emulator.asl.states import UNSET, Machine, MapState, ParallelState, State
 from emulator.asl.validate import validate_definition
 from emulator.asl.values import to_json
 from emulator.engine.clock import CancelToken, Clock, backoff_delay, iso8601
@@ -170,11 +170,12 @@ class _TestInterpreter(Interpreter):
         if not isinstance(err, _Unlocated):
             super()._locate(err, state, entered, branch)
 
-    def _fan_out(self, branch: Branch, jobs: list[Any], started: int, workers: int,
+    def _fan_out(self, branch: Branch, machines: Sequence[Machine], inputs: Sequence[Any],
+                 wrap: Callable[[Branch, Any, int], Any] | None, started: int, workers: int,
                  owner: State | None = None) -> list[Any]:
         if owner is self.tested and isinstance(owner, ParallelState) and self.mock is not None:
             return self._mocked()
-        return super()._fan_out(branch, jobs, started, workers, owner)
+        return super()._fan_out(branch, machines, inputs, wrap, started, workers, owner)
 
     def _iterate(self, state: MapState, inputs: list[Any], branch: Branch, concurrency: int, tolerant: bool,
                  tolerated_count: int | None, tolerated_pct: float | None) -> list[Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from marshal import dumps as _marshal
@@ -700,7 +700,8 @@ class Interpreter:
 
         def attempt() -> list[Any]:
             started = self.event(branch, "ParallelStateStarted")
-            return self._fan_out(branch, [(m, payload, None) for m in state.branches], started, len(state.branches),
+            return self._fan_out(branch, state.branches, [payload] * len(state.branches), None, started,
+                                 len(state.branches),
                                  state)
 
         # AWS emits no ParallelStateSucceeded, and ParallelStateFailed only once retries are spent.
@@ -711,30 +712,32 @@ class Interpreter:
             raise
         return self._output(state, data, results, env), state.next
 
-    def _concurrent(self, machines: list[Machine]) -> bool:
+    def _concurrent(self, machines: Sequence[Machine]) -> bool:
         return any(m.has_task or m.has_wait for m in machines)
 
-    def _fan_out(self, branch: Branch, jobs: list[tuple[Machine, Any, Callable[[Branch, Any, int], Any] | None]],
-                 started: int, workers: int, owner: State | None = None) -> list[Any]:
-        """Run sub-machines (Parallel branches or Map iterations); results in job order.
+    def _fan_out(self, branch: Branch, machines: Sequence[Machine], inputs: Sequence[Any],
+                 wrap: Callable[[Branch, Any, int], Any] | None, started: int, workers: int,
+                 owner: State | None = None) -> list[Any]:
+        """Run sub-machines (Parallel branches, or Map iterations through `wrap`) on their inputs; results in
+        their order.
 
         Runs them one after the other unless one can block (a Task, or a real-time Wait):
         pure-ASL work gains nothing from threads under the GIL, and order is deterministic.
         The first failure stops the rest and is raised.
         """
         cancel = CancelToken(branch.cancel)
-        children: list[Branch] = []
-        results: list[Any] = [None] * len(jobs)
+        children: list[Branch] = []  # on threads: each child, for its clock and last event
+        current: list[Branch] = [branch]  # one after the other: the child running
+        results: list[Any] = [None] * len(machines)
 
         def one(index: int, last: int) -> Branch:
-            machine, data, wrap = jobs[index]
+            machine, data = machines[index], inputs[index]
             # A machine that assigns nothing reads its parent's variables: it needs no scope of its own
             # (unless an observer may set variables in it: a debugger's `edit var`).
             shared = not machine.has_assign and self.observer is None
-            child = branch.fork(last, cancel, branch.variables if shared else None)
+            child = current[0] = branch.fork(last, cancel, branch.variables if shared else None)
             if owner is not None:
                 child.path = (*branch.path, (owner.name, index))
-            children.append(child)
             obs = self.observer
             if obs is None or owner is None:
                 results[index] = wrap(child, data, index) if wrap else self.run_machine(machine, data, child)
@@ -749,41 +752,59 @@ class Interpreter:
             obs.branch_ended(ctx, owner, index, results[index], None)
             return child
 
-        try:
-            if workers <= 1 or not self._concurrent([j[0] for j in jobs]):
-                last = started
-                for index in range(len(jobs)):
-                    last = one(index, last).last
+        if workers <= 1 or not self._concurrent(machines):
+            # One after the other, each from the parent's time: the latest child's clock is the join. A child
+            # is not kept past its turn (a Map's thousand Branches and Clocks would count towards the cyclic
+            # collector's next pass).
+            last, latest = started, branch.clock
+            try:
+                for index in range(len(machines)):
+                    child = one(index, last)
+                    last = child.last
+                    if child.clock.offset > latest.offset:
+                        latest = child.clock
+            except BaseException:
+                cancel.cancel()
+                child = current[0]  # the one that failed (or was stopped): its events and time count too
+                last = max(last, child.last)
+                if child.clock.offset > latest.offset:
+                    latest = child.clock
+                raise
+            finally:
                 branch.last = last
-            else:
-                # The timeline counts a pool slot as running from submission to its last job's end,
-                # so a sibling's virtual wait never ends while a queued job has yet to run.
-                self.run.history.share()
-                timeline, slots = branch.clock.timeline, min(workers, len(jobs))
-                queued, claim = [len(jobs) - slots], threading.Lock()
+                branch.clock.join([latest])
+            return results
+        try:
+            # The timeline counts a pool slot as running from submission to its last job's end,
+            # so a sibling's virtual wait never ends while a queued job has yet to run.
+            self.run.history.share()
+            timeline, slots = branch.clock.timeline, min(workers, len(machines))
+            queued, claim = [len(machines) - slots], threading.Lock()
 
-                def job(index: int, last: int) -> Branch:
-                    try:
-                        return one(index, last)
-                    finally:
-                        with claim:
-                            handed_on = queued[0] > 0  # this slot passes to a queued job
-                            queued[0] -= handed_on
-                        if not handed_on:
-                            timeline.exit()
+            def job(index: int, last: int) -> Branch:
+                try:
+                    child = one(index, last)
+                    children.append(child)
+                    return child
+                finally:
+                    with claim:
+                        handed_on = queued[0] > 0  # this slot passes to a queued job
+                        queued[0] -= handed_on
+                    if not handed_on:
+                        timeline.exit()
 
-                timeline.spawn(slots)
-                with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="sfn-branch") as pool:
-                    futures = [pool.submit(job, i, started) for i in range(len(jobs))]
+            timeline.spawn(slots)
+            with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="sfn-branch") as pool:
+                futures = [pool.submit(job, i, started) for i in range(len(machines))]
+                with timeline.idle():
+                    wait(futures, return_when=FIRST_EXCEPTION)
+                failed = [f for f in futures if f.done() and f.exception() is not None]
+                if failed:
+                    cancel.cancel()
                     with timeline.idle():
-                        wait(futures, return_when=FIRST_EXCEPTION)
-                    failed = [f for f in futures if f.done() and f.exception() is not None]
-                    if failed:
-                        cancel.cancel()
-                        with timeline.idle():
-                            wait(futures)
-                        raise failed[0].exception()
-                branch.last = max((c.last for c in children), default=started)
+                        wait(futures)
+                    raise failed[0].exception()
+            branch.last = max((c.last for c in children), default=started)
         except BaseException:
             cancel.cancel()
             branch.last = max((c.last for c in children), default=started)
@@ -958,8 +979,8 @@ class Interpreter:
             return out
 
         workers = concurrency if concurrency > 0 else _MAX_INLINE_CONCURRENCY
-        jobs = [(state.processor, item, run) for item in inputs]
-        return self._fan_out(branch, jobs, branch.last, min(workers, _MAX_INLINE_CONCURRENCY), state)
+        return self._fan_out(branch, [state.processor] * len(inputs), inputs, run, branch.last,
+                             min(workers, _MAX_INLINE_CONCURRENCY), state)
 
     @staticmethod
     def _exceeds(failed: int, total: int, count: int | None, pct: float | None) -> bool:
