@@ -16,7 +16,6 @@ printed beside the figures.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -27,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from run import _map_inline, _pass_chain  # noqa: E402
+from run import _load, _map_inline, _pass_chain  # noqa: E402
 
 import emulator  # noqa: E402
 
@@ -37,9 +36,6 @@ DEFINITIONS = {
 }
 
 
-def _load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
 def one_at_a_time(machine: emulator.StateMachine, data: Any, repeat: int) -> list[tuple[float, float]]:

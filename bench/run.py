@@ -9,7 +9,8 @@ warm-up run; a short definition runs more often, for at least 0.3 s) of a StateM
 StateMachine also does, is not compiling and is left out).
 Peers are quoted only beside the definition of the same size they ran (choice_loop_10k: the
 peers' 10,000 iterations; it runs without the 25,000-event quota). The
-machine's load average is printed: on a shared machine a figure taken under load is slower.
+machine's load average is printed, and the time of a fixed reference loop (reference_ms), before and
+after: on a shared machine a figure taken under load, or while the machine runs slow, is slower.
 --peers also runs moto's Step Functions engine on them when moto is installed (it sleeps through
 Wait and retry back-off, so those are left out for it).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import statistics
@@ -190,9 +192,27 @@ def measure_moto(definition: dict[str, Any], data: Any) -> float | None:
         return time.perf_counter() - started
 
 
+def reference_ms() -> float:
+    """Milliseconds this machine takes, now, for a fixed piece of plain Python (dict and list work, as the
+    engine does): best of five. A shared or throttled machine can run at half speed without the load average
+    showing it; this figure does (compare it between runs)."""
+    def work() -> None:
+        table: dict[int, list[int]] = {}
+        for i in range(100_000):
+            table[i & 1023] = [i, i + 1]
+
+    best = math.inf
+    for _ in range(5):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
 def _load() -> str:
     one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
+    return (f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs; reference loop "
+            f"{reference_ms():.1f} ms")
 
 
 def main() -> None:
