@@ -159,12 +159,12 @@ def test_a_kept_executions_records_hold_nothing_the_collector_tracks(definition:
     path (one per Map iteration, shared by its events)."""
     execution = emulator.run(definition, data)
     values = _records(execution)
-    records = [values[i:i + 8] for i in range(0, len(values), 8)]
+    records = [values[i:i + 7] for i in range(0, len(values), 7)]
     assert len(records) == len(execution._history.owner) > 50  # type: ignore[union-attr]
-    per_event = [r for r in records if r[1].endswith(("StateEntered", "StateExited")) or "MapIteration" in r[1]]
+    per_event = [r for r in records if r[0].endswith(("StateEntered", "StateExited")) or "MapIteration" in r[0]]
     assert len(per_event) >= len(records) - 4
-    assert [r for r in per_event if any(gc.is_tracked(v) for v in r[:6] + r[7:])] == []
-    assert len({id(r[6]) for r in per_event if gc.is_tracked(r[6])}) <= len(data.get("items", []))
+    assert [r for r in per_event if any(gc.is_tracked(v) for v in r[:5] + r[6:])] == []
+    assert len({id(r[5]) for r in per_event if gc.is_tracked(r[5])}) <= len(data.get("items", []))
 
 
 def test_records_read_while_running_and_after_the_end_build_the_same_events() -> None:

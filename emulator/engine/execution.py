@@ -107,9 +107,11 @@ class Execution(ExecutionAssertions):
         self.name = name
         self.arn = arn
         self.state_machine_arn = state_machine_arn
-        self.input = input
+        # The input and output are made from their JSON text when first read (`text_values`): a kept execution
+        # (a test's, a server's) holds its text, not a Map's thousand objects twice over.
+        self._input, self._input_text = input, None
         self.status = "RUNNING"
-        self.output: Any = None
+        self._output, self._output_text = None, None
         self.error: str | None = None
         self.cause: str | None = None
         self.start_date: datetime | None = None
@@ -122,6 +124,35 @@ class Execution(ExecutionAssertions):
         self._done = _Done()
         self._cancel = CancelToken()
         self._stop_reason: tuple[str | None, str | None] = (None, None)
+
+    @property
+    def input(self) -> Any:
+        """The execution's input: its own copy."""
+        if self._input_text is not None:
+            self._input, self._input_text = from_json(self._input_text), None
+        return self._input
+
+    @input.setter
+    def input(self, value: Any) -> None:
+        self._input, self._input_text = value, None
+
+    @property
+    def output(self) -> Any:
+        """The output of a SUCCEEDED execution (its own copy), else None."""
+        if self._output_text is not None:
+            self._output, self._output_text = from_json(self._output_text), None
+        return self._output
+
+    @output.setter
+    def output(self, value: Any) -> None:
+        self._output, self._output_text = value, None
+
+    def text_values(self, input_text: str | None = None, output_text: str | None = None) -> None:
+        """Set the input or output as JSON text (which `to_json` wrote), read into values when first asked for."""
+        if input_text is not None:
+            self._input, self._input_text = None, input_text
+        if output_text is not None:
+            self._output, self._output_text = None, output_text
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -269,7 +300,8 @@ class StateMachine:
         check_input_size(input_text)
         data = from_json(input_text)
         arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{self.name}:{name}"
-        execution = Execution(name, arn, self.arn, from_json(input_text))
+        execution = Execution(name, arn, self.arn, None)
+        execution.text_values(input_text)
         execution.state_machine = self
         history = History(limit=max_events)
         execution.history, execution.history_paths = history.events, history.paths
@@ -435,8 +467,8 @@ def _execute_from(machine: StateMachine, execution: Execution, run: Run, clock: 
                 "states nest too deeply to process.")
     else:
         text = to_json(output)
-        # The caller's copy: the output may share objects with the definition (a Pass Result, ...).
-        execution.output = from_json(text)
+        # The caller's copy (made when read): the output may share objects with the definition (a Pass Result).
+        execution.text_values(output_text=text)
         execution.status = "SUCCEEDED"
         run.history.add("ExecutionSucceeded", root.last, clock.now(), "executionSucceededEventDetails",
                         {"output": text, "outputDetails": {"truncated": False}})

@@ -121,7 +121,9 @@ _ITERATION = frozenset({"mapIterationStartedEventDetails", "mapIterationSucceede
                         "mapIterationFailedEventDetails", "mapIterationAbortedEventDetails"})
 
 
-_FIELDS = 8  # a record's values: id, type, previous id, time, details key, details, path, snapshot or None
+# A record's values: type, previous id, time, details key, details, path, pair's second value or None. Its id
+# is its place: records are added and built in id order.
+_FIELDS = 7
 
 
 class EventList(list):  # type: ignore[type-arg]
@@ -145,7 +147,7 @@ class EventList(list):  # type: ignore[type-arg]
 class History:
     """An append-only event log shared by every branch of one execution."""
 
-    __slots__ = ("_cap", "_count", "_events", "_lock", "_pending", "_shared", "paths")
+    __slots__ = ("_built", "_cap", "_count", "_events", "_lock", "_pending", "_shared", "paths")
 
     def __init__(self, limit: int | None = MAX_EVENTS) -> None:
         self._events: EventList | None = EventList(owner=self)
@@ -162,6 +164,7 @@ class History:
         self._lock = threading.Lock()
         self._shared = False
         self._count = 0
+        self._built = 0  # events built from records so far: the id of the last one built
         self._cap = limit if limit is not None else math.inf
 
     @property
@@ -192,6 +195,7 @@ class History:
         with self._lock:
             events.owner = self
             self._events, self._pending, self._count = events, [], len(events)
+            self._built = len(events)
 
     def add(self, event_type: str, previous: int, timestamp: float, details_key: str | None = None,
             details: Any = None, path: tuple[tuple[str, int], ...] = (), second: Any = None) -> int:
@@ -211,7 +215,7 @@ class History:
                 raise HistoryLimitExceeded()
             self._count = event_id
             pending = self._pending
-            pending += (event_id, event_type, previous, timestamp, details_key, details, path, second)
+            pending += (event_type, previous, timestamp, details_key, details, path, second)
         finally:
             if lock is not None:
                 lock.release()
@@ -233,7 +237,9 @@ class History:
             del records[:count]
             append, paths = into.append, self.paths
             texts: dict[int, str] = {}  # a state's output is the next one's input: its text is made once
-            for event_id, event_type, previous, timestamp, key, details, path, second in pending:
+            event_id = self._built  # ids follow the records' order
+            for event_type, previous, timestamp, key, details, path, second in pending:
+                event_id += 1
                 paths.append(path)
                 event: dict[str, Any] = {
                     "timestamp": datetime.fromtimestamp(timestamp, tz=UTC),
@@ -257,6 +263,7 @@ class History:
                         details = {"name": details, text_key: text, flag_key: {"truncated": False}}
                     event[key] = details if details is not None else {}
                 append(event)
+            self._built = event_id
 
     def __len__(self) -> int:
         return self._count

@@ -232,6 +232,23 @@ def error_matches(error_equals: tuple[str, ...], error: str | None) -> bool:
     return any(name in (ALL, error) or (name == TASK_FAILED and error != TIMEOUT) for name in error_equals)
 
 
+# Branch paths by (parent path, Parallel/Map state, index), shared by every execution that reaches them: a
+# path of its own per Map iteration would be two more objects the cyclic collector counts and visits for as
+# long as the execution's history is kept. Cleared when large (a huge Map's paths are seldom met again).
+_PATHS: dict[tuple[Any, str, int], tuple[tuple[str, int], ...]] = {}
+_PATHS_KEPT = 100_000
+
+
+def _child_path(parent: tuple[tuple[str, int], ...], name: str, index: int) -> tuple[tuple[str, int], ...]:
+    key = (parent, name, index)
+    path = _PATHS.get(key)
+    if path is None:
+        if len(_PATHS) >= _PATHS_KEPT:
+            _PATHS.clear()
+        path = _PATHS[key] = (*parent, (name, index))
+    return path
+
+
 def _display(value: Any) -> str:
     return value if isinstance(value, str) else to_json(value)
 
@@ -737,7 +754,7 @@ class Interpreter:
             shared = not machine.has_assign and self.observer is None
             child = current[0] = branch.fork(last, cancel, branch.variables if shared else None)
             if owner is not None:
-                child.path = (*branch.path, (owner.name, index))
+                child.path = _child_path(branch.path, owner.name, index)
             obs = self.observer
             if obs is None or owner is None:
                 results[index] = wrap(child, data, index) if wrap else self.run_machine(machine, data, child)
