@@ -196,3 +196,40 @@ def test_records_read_while_running_and_after_the_end_build_the_same_events() ->
                    e["stateEnteredEventDetails"]["name"] == "B")
     assert json.loads(entered["stateEnteredEventDetails"]["input"]) == 1
     assert execution.history_paths[everything.index(entered)] == (("M", 0),)
+
+
+# ---------------------------------------------------------------------------------------------
+# The execution's input and output, read from their text when asked for
+
+
+def test_input_and_output_are_the_callers_own_copies() -> None:
+    given = {"items": [{"id": 1}], "note": "é"}
+    execution = emulator.run({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"r": [1]},
+                                                               "ResultPath": "$.result", "End": True}}}, given)
+    given["items"].append({"id": 2})  # the caller's dict is not the execution's
+    assert execution.input == {"items": [{"id": 1}], "note": "é"}
+    assert execution.output == {"items": [{"id": 1}], "note": "é", "result": {"r": [1]}}
+    execution.output["result"]["r"].append(2)  # one copy, kept once read
+    assert execution.output["result"]["r"] == [1, 2]
+    assert json.loads(execution.history[-1]["executionSucceededEventDetails"]["output"])["result"] == {"r": [1]}
+    execution.input = {"replaced": True}
+    assert execution.input == {"replaced": True}
+    assert execution.describe()["input"] == '{"replaced":true}'
+
+
+def test_a_failed_iteration_run_one_after_the_other_ends_the_map_where_it_failed() -> None:
+    definition = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ItemsPath": "$.items", "Next": "After",
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "After", "ResultPath": "$.error"}],
+        "ItemProcessor": {"StartAt": "C", "States": {
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "F"}], "Default": "D"},
+            "D": {"Type": "Succeed"}, "F": {"Type": "Fail", "Error": "Bad", "Cause": "two"}}}},
+        "After": {"Type": "Pass", "End": True}}}
+    execution = emulator.run(definition, {"items": [1, 2, 3]})
+    events = {e["type"]: e for e in execution.history}
+    assert [e["mapIterationStartedEventDetails"]["index"] for e in execution.history
+            if e["type"] == "MapIterationStarted"] == [0, 1]  # the third never starts
+    failed_state = events["FailStateEntered"]["id"]
+    assert events["MapIterationFailed"]["previousEventId"] == failed_state
+    assert events["MapStateFailed"]["previousEventId"] == failed_state
+    assert execution.output["error"] == {"Error": "Bad", "Cause": "two"}
