@@ -1,12 +1,13 @@
 """Concurrent executions in one process: per-execution wall time for 1 vs N at once.
 
-    python bench/concurrency.py [--concurrent 100] [--repeat 5] [--defs pass_chain,map_inline]
+    python bench/concurrency.py [--concurrent 100] [--repeat 7] [--defs pass_chain,map_inline]
 
 Each definition (bench/run.py's shapes, smaller so that 100 of them finish in seconds) is
-compiled once; then "1 at a time" is the median wall of `emulator.start(...).wait()` run alone, and
-"N at once" is the wall from starting N executions with `emulator.start` to the last one ending,
-divided by N (median over --repeat rounds). The GIL runs one thread's Python at a time, so the
-target is throughput: N at once take no longer than N one after another (ratio <= 1.00).
+compiled once; then "1 at a time" is the wall of N executions run one after another (each started
+with `emulator.start` and waited for before the next), and "N at once" the wall from starting N
+executions to the last one ending, each divided by N; both keep their N Executions, as a caller
+collecting results does (medians over --repeat interleaved rounds). The GIL runs one thread's Python at
+a time, so the target is throughput: N at once take no longer than N one after another (ratio <= 1.00).
 Both wall and CPU time (the process's, all threads) are shown; the verdict reads CPU time. On a
 loaded machine wall time favours the short single runs: one fits in a scheduler time slice,
 while N at once last long enough to share the CPUs with everything else. The load average is
@@ -38,15 +39,13 @@ DEFINITIONS = {
 
 
 
-def one_at_a_time(machine: emulator.StateMachine, data: Any, repeat: int) -> list[tuple[float, float]]:
-    """(wall, CPU) seconds of each of `repeat` executions run alone."""
-    times = []
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        ex = machine.start(data).wait(120)
-        times.append((time.perf_counter() - wall, time.process_time() - cpu))
-        assert ex.status == "SUCCEEDED", (ex.status, ex.error, ex.cause)
-    return times
+def one_at_a_time(machine: emulator.StateMachine, data: Any, count: int) -> tuple[float, float]:
+    """(wall, CPU) seconds per execution of `count` executions run one after another."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    executions = [machine.start(data).wait(120) for _ in range(count)]
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    assert all(ex.status == "SUCCEEDED" for ex in executions), {ex.status for ex in executions}
+    return wall / count, cpu / count
 
 
 def all_at_once(machine: emulator.StateMachine, data: Any, concurrent: int) -> tuple[float, float]:
@@ -63,7 +62,7 @@ def all_at_once(machine: emulator.StateMachine, data: Any, concurrent: int) -> t
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrent", type=int, default=100)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--defs", default="", help="comma-separated name prefixes to run (default: all)")
     args = parser.parse_args()
     wanted = [w for w in args.defs.split(",") if w]
@@ -80,7 +79,7 @@ def main() -> None:
         machine.run(data)  # warm-up: compiled, first-use modules loaded
         singles, together = [], []
         for _ in range(args.repeat):  # interleaved: a load spike on this shared machine hits both sides
-            singles += one_at_a_time(machine, data, 5)
+            singles.append(one_at_a_time(machine, data, args.concurrent))
             together.append(all_at_once(machine, data, args.concurrent))
         single = [statistics.median(t[i] for t in singles) for i in (0, 1)]
         per_execution = [statistics.median(t[i] for t in together) for i in (0, 1)]
