@@ -161,6 +161,16 @@ def test_compiled_definition_is_a_private_copy() -> None:
     assert machine.states["A"].result == {"r": [1]}
 
 
+def test_text_and_dict_forms_share_one_compiled_machine_and_text_nan_is_still_refused() -> None:
+    definition = chain(("tag", "i.$"))
+    definition["States"]["A"]["Result"] = {"from": "text"}
+    _, from_text = compile_definition(json.dumps(definition, indent=2))  # read here: used as it is, not copied
+    assert compile_definition(definition)[1] is from_text
+    assert compile_definition(json.dumps(definition))[1] is from_text
+    with pytest.raises(DefinitionError, match="NaN"):
+        compile_definition('{"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": NaN, "End": true}}}')
+
+
 def test_non_json_definitions_are_still_refused_and_collection_stays_on() -> None:
     assert gc.isenabled()
     bad = chain(("i.$", "tag"))

@@ -132,10 +132,10 @@ class PlainJson(NamedTuple):
 
     text: str  # its compact JSON text
     key: str  # the same with the top-level fields in sorted order: what the definition is, for a cache
-    copy: Any  # read back from the text: a private copy
+    copy: Any  # read back from the text: a private copy (None when `plain_json` was told it is parsed text)
 
 
-def plain_json(definition: Any) -> PlainJson | None:
+def plain_json(definition: Any, parsed: bool = False) -> PlainJson | None:
     """The definition's compact JSON text, identity and a copy when it is plain JSON, else None.
 
     Passes in C instead of `_non_json`'s walk: serializing refuses NaN, Infinity and objects;
@@ -143,6 +143,9 @@ def plain_json(definition: Any) -> PlainJson | None:
     as arrays and strings); a marker serializes as its name, so only a text holding such a string
     takes the walk. The order of the top-level fields changes nothing a definition does, so the key
     ignores it; nested order orders outputs (Parameters), so the key keeps it.
+
+    `parsed`: the definition was just read from JSON text, so it holds no tuples or non-string keys and
+    nobody else has it: it is neither read back nor compared (a sixth of compiling a large definition).
     """
     try:
         if isinstance(definition, dict) and all(type(name) is str for name in definition):
@@ -150,8 +153,8 @@ def plain_json(definition: Any) -> PlainJson | None:
             text, key = "{" + ",".join(fields) + "}", "{" + ",".join(sorted(fields)) + "}"
         else:
             text = key = _compact(definition)
-        copy = json.loads(text)
-        if copy != definition:
+        copy = None if parsed else json.loads(text)
+        if not parsed and copy != definition:
             return None
     except (TypeError, ValueError, RecursionError):
         return None

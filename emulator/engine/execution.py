@@ -391,7 +391,7 @@ def compile_definition(definition: dict[str, Any] | str | os.PathLike[str]) -> t
     gc.disable()
     try:
         # One serialization gives the cache key, the private copy, and the size validation measures.
-        plain = plain_json(loaded)
+        plain = plain_json(loaded, parsed=loaded is not definition)  # read from text here: already private
         key = plain.key if plain is not None else None  # not plain JSON (a NaN marker, a tuple): validation says why
         if key is not None:
             with _compiled_lock:
