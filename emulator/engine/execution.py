@@ -96,6 +96,26 @@ class _Done:
         return event.wait(timeout)
 
 
+class _FromText:
+    """An Execution attribute set as a value, or as JSON text (`Execution.text_values`) read into its value
+    when first asked for."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.value, self.text = f"_{name}", f"_{name}_text"
+
+    def __get__(self, execution: Any, owner: type | None = None) -> Any:
+        if execution is None:
+            return self
+        text = getattr(execution, self.text)
+        if text is not None:
+            self.__set__(execution, from_json(text))
+        return getattr(execution, self.value)
+
+    def __set__(self, execution: Any, value: Any) -> None:
+        setattr(execution, self.value, value)
+        setattr(execution, self.text, None)
+
+
 class Execution(ExecutionAssertions):
     """One execution: its status, output or error, and its history (DescribeExecution + GetExecutionHistory).
 
@@ -125,27 +145,8 @@ class Execution(ExecutionAssertions):
         self._cancel = CancelToken()
         self._stop_reason: tuple[str | None, str | None] = (None, None)
 
-    @property
-    def input(self) -> Any:
-        """The execution's input: its own copy."""
-        if self._input_text is not None:
-            self._input, self._input_text = from_json(self._input_text), None
-        return self._input
-
-    @input.setter
-    def input(self, value: Any) -> None:
-        self._input, self._input_text = value, None
-
-    @property
-    def output(self) -> Any:
-        """The output of a SUCCEEDED execution (its own copy), else None."""
-        if self._output_text is not None:
-            self._output, self._output_text = from_json(self._output_text), None
-        return self._output
-
-    @output.setter
-    def output(self, value: Any) -> None:
-        self._output, self._output_text = value, None
+    input = _FromText()  # the execution's input: its own copy
+    output = _FromText()  # the output of a SUCCEEDED execution (its own copy), else None
 
     def text_values(self, input_text: str | None = None, output_text: str | None = None) -> None:
         """Set the input or output as JSON text (which `to_json` wrote), read into values when first asked for."""

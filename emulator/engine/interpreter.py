@@ -232,23 +232,6 @@ def error_matches(error_equals: tuple[str, ...], error: str | None) -> bool:
     return any(name in (ALL, error) or (name == TASK_FAILED and error != TIMEOUT) for name in error_equals)
 
 
-# Branch paths by (parent path, Parallel/Map state, index), shared by every execution that reaches them: a
-# path of its own per Map iteration would be two more objects the cyclic collector counts and visits for as
-# long as the execution's history is kept. Cleared when large (a huge Map's paths are seldom met again).
-_PATHS: dict[tuple[Any, str, int], tuple[tuple[str, int], ...]] = {}
-_PATHS_KEPT = 100_000
-
-
-def _child_path(parent: tuple[tuple[str, int], ...], name: str, index: int) -> tuple[tuple[str, int], ...]:
-    key = (parent, name, index)
-    path = _PATHS.get(key)
-    if path is None:
-        if len(_PATHS) >= _PATHS_KEPT:
-            _PATHS.clear()
-        path = _PATHS[key] = (*parent, (name, index))
-    return path
-
-
 def _display(value: Any) -> str:
     return value if isinstance(value, str) else to_json(value)
 
@@ -263,8 +246,7 @@ class Interpreter:
 
     # -- events -------------------------------------------------------------------------
     def event(self, branch: Branch, event_type: str, key: str | None = None,
-              details: dict[str, Any] | tuple[Any, ...] | Callable[[], dict[str, Any]] | None = None,
-              previous: int | None = None, second: Any = None) -> int:
+              details: Any = None, previous: int | None = None, second: Any = None) -> int:
         """Add an event (History.add's `details` and `second`) to the branch, or take the recorded one (a resumed
         execution's); its id."""
         if self.run.replay is not None and (recorded := self.run.replay.take(branch.path, event_type)) is not None:
@@ -744,7 +726,7 @@ class Interpreter:
         """
         cancel = CancelToken(branch.cancel)
         children: list[Branch] = []  # on threads: each child, for its clock and last event
-        current: list[Branch] = [branch]  # one after the other: the child running
+        current: list[Branch] = [branch]  # one after the other: the child running (the parent before the first)
         results: list[Any] = [None] * len(machines)
 
         def one(index: int, last: int) -> Branch:
@@ -754,7 +736,7 @@ class Interpreter:
             shared = not machine.has_assign and self.observer is None
             child = current[0] = branch.fork(last, cancel, branch.variables if shared else None)
             if owner is not None:
-                child.path = _child_path(branch.path, owner.name, index)
+                child.path = (*branch.path, (owner.name, index))
             obs = self.observer
             if obs is None or owner is None:
                 results[index] = wrap(child, data, index) if wrap else self.run_machine(machine, data, child)
@@ -776,16 +758,15 @@ class Interpreter:
             last, latest = started, branch.clock
             try:
                 for index in range(len(machines)):
-                    child = one(index, last)
-                    last = child.last
-                    if child.clock.offset > latest.offset:
-                        latest = child.clock
+                    try:
+                        one(index, last)
+                    finally:  # a child that failed (or was stopped) counts too: its events and its time
+                        child = current[0]
+                        last = child.last
+                        if child.clock.offset > latest.offset:
+                            latest = child.clock
             except BaseException:
                 cancel.cancel()
-                child = current[0]  # the one that failed (or was stopped): its events and time count too
-                last = max(last, child.last)
-                if child.clock.offset > latest.offset:
-                    latest = child.clock
                 raise
             finally:
                 branch.last = last
