@@ -66,6 +66,8 @@ _CACHED = frozenset({MACHINE, VERSION, ALIAS})
 CLI = "cli"
 # How often a Recorder commits running executions' new events: short, so a kill -9 loses little work.
 FLUSH_SECONDS = 0.01
+# How long a statement waits for another process's write before giving up with "database is locked".
+_BUSY_SECONDS = 30.0
 
 _INSERT = ("INSERT OR IGNORE INTO records (kind, arn, parent, name, status, created, doc) "
            "VALUES (?, ?, ?, ?, ?, ?, ?)")
@@ -88,14 +90,28 @@ def _dump_path(path: BranchPath) -> str:
     return _dump(path) if path else "[]"  # most events are at the top level
 
 
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch the database to WAL, waiting for other processes as every other statement does: SQLite answers
+    "database is locked" at once, without its busy handler, when two processes open a new store together."""
+    deadline = time.monotonic() + _BUSY_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
 class Store:
     """One workspace's control-plane database; safe to share between threads."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.path: Path = workspace.path("stepfunctions") / "store.sqlite3"
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=_BUSY_SECONDS)
+        _use_wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         if "path" not in {row[1] for row in self._db.execute("PRAGMA table_info(events)")}:  # a store made before

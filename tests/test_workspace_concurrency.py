@@ -128,6 +128,29 @@ def test_the_catalog_lock_excludes_another_process_and_is_freed_when_it_dies(tmp
         pass
 
 
+def test_processes_opening_a_new_store_together_all_open_it(tmp_path: Path) -> None:
+    # SQLite refuses the switch to WAL at once ("database is locked") while another process makes the same
+    # new file. 4 processes open each of 15 new stores at the same instant (a shared wall-clock schedule).
+    code = """
+        import sys, time
+        from pathlib import Path
+        from emulator.store import Store
+        from emulator.workspace import Config, Workspace
+        base, begin = Path(sys.argv[1]), float(sys.argv[2])
+        for i in range(15):
+            while time.time() < begin + i * 0.1:
+                pass
+            Store(Workspace(root=base / str(i), project=base, config=Config())).close()
+    """
+    begin = time.time() + 3  # after all 4 have imported
+    processes = [start(code, str(tmp_path / "ws"), str(begin)) for _ in range(4)]
+    for process in processes:
+        finish(process)
+    modes = {sqlite3.connect(tmp_path / "ws" / str(i) / "stepfunctions" / "store.sqlite3")
+             .execute("PRAGMA journal_mode").fetchone()[0] for i in range(15)}
+    assert modes == {"wal"}
+
+
 def test_two_cli_runs_cannot_take_one_execution_name(tmp_path: Path) -> None:
     machine = tmp_path / "m.json"
     machine.write_text(json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": True}}}))
