@@ -6,6 +6,7 @@ once per state machine, so running a state does no parsing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,8 +64,9 @@ class State:
     result_path: Path | Any | None = UNSET  # UNSET: "$" (replace); None: keep the input
     parameters: Template | None = None
     result_selector: Template | None = None
-    retry: list[Retrier] = field(default_factory=list)
-    catch: list[Catcher] = field(default_factory=list)
+    # Shared empty tuples, not a list per state: most states of a large definition have neither.
+    retry: Sequence[Retrier] = ()
+    catch: Sequence[Catcher] = ()
     jsonata: bool = False  # the state's query language
     assign: Any = None  # Assign: a JSONPath Template, or a JSONata Template
     arguments: Any = None  # JSONata: Arguments (Task, Parallel)
