@@ -121,8 +121,10 @@ _ITERATION = frozenset({"mapIterationStartedEventDetails", "mapIterationSucceede
                         "mapIterationFailedEventDetails", "mapIterationAbortedEventDetails"})
 
 
-# A record's values: type, previous id, time, details key, details, path, pair's second value or None. Its id
-# is its place: records are added and built in id order.
+# A record's values: type, how far back the previous event is (id - previousEventId: nearly always a small
+# int, which Python shares, where the id itself would be one more int object a kept execution holds), time,
+# details key, details, path, pair's second value or None. Its id is its place: records are added and built
+# in id order.
 _FIELDS = 7
 
 
@@ -215,7 +217,7 @@ class History:
                 raise HistoryLimitExceeded()
             self._count = event_id
             pending = self._pending
-            pending += (event_type, previous, timestamp, details_key, details, path, second)
+            pending += (event_type, event_id - previous, timestamp, details_key, details, path, second)
         finally:
             if lock is not None:
                 lock.release()
@@ -238,14 +240,14 @@ class History:
             append, paths = into.append, self.paths
             texts: dict[int, str] = {}  # a state's output is the next one's input: its text is made once
             event_id = self._built  # ids follow the records' order
-            for event_type, previous, timestamp, key, details, path, second in pending:
+            for event_type, back, timestamp, key, details, path, second in pending:
                 event_id += 1
                 paths.append(path)
                 event: dict[str, Any] = {
                     "timestamp": datetime.fromtimestamp(timestamp, tz=UTC),
                     "type": event_type,
                     "id": event_id,
-                    "previousEventId": previous,
+                    "previousEventId": event_id - back,
                 }
                 if key is not None:
                     if second is None and type(details) is tuple:
