@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import emulator
 from emulator.asl.paths import Path, PathNotFound, compile_path
 from emulator.asl.templates import Template
 from emulator.asl.validate import validate_definition
@@ -155,10 +156,17 @@ def test_cache_tells_key_orders_apart() -> None:
 def test_compiled_definition_is_a_private_copy() -> None:
     mine = chain(("i.$", "tag"))
     mine["States"]["A"]["Result"] = {"r": [1]}
-    definition, machine = compile_definition(mine)
+    text, machine = compile_definition(mine)
+    sm = emulator.StateMachine(mine)
     mine["States"]["A"]["Result"]["r"].append(2)
-    assert definition["States"]["A"]["Result"] == {"r": [1]}
+    assert json.loads(text)["States"]["A"]["Result"] == {"r": [1]}
     assert machine.states["A"].result == {"r": [1]}
+    assert sm.definition["States"]["A"]["Result"] == {"r": [1]} and sm.machine is machine
+    # Each StateMachine reads its own copy of the definition: changing one changes no other.
+    sm.definition["States"]["A"]["Result"]["r"].append(3)
+    other = emulator.StateMachine(json.loads(text))
+    assert other.machine is machine and other.definition["States"]["A"]["Result"] == {"r": [1]}
+    assert other.run({}).output == {"r": [1]}
 
 
 def test_text_and_dict_forms_share_one_compiled_machine_and_text_nan_is_still_refused() -> None:

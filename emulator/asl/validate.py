@@ -151,6 +151,8 @@ def plain_json(definition: Any, parsed: bool = False) -> PlainJson | None:
         if isinstance(definition, dict) and all(type(name) is str for name in definition):
             fields = [f"{_compact(name)}:{_compact(value)}" for name, value in definition.items()]
             text, key = "{" + ",".join(fields) + "}", "{" + ",".join(sorted(fields)) + "}"
+            if key == text:  # fields already in order (Comment, StartAt, States): a cache keeps one string
+                key = text
         else:
             text = key = _compact(definition)
         copy = None if parsed else json.loads(text)

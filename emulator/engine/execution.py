@@ -241,11 +241,12 @@ class StateMachine:
                  role_arn: str = DEFAULT_ROLE_ARN, workspace: Workspace | str | os.PathLike[str] | None = None,
                  state_machines: Mapping[str, Any] | None = None) -> None:
         try:
-            self.definition, self.machine = compile_definition(definition)
+            self._source, self.machine = compile_definition(definition)
         except RecursionError:
             raise DefinitionError([Diagnostic("", "the definition nests states, arrays or objects too deeply to "
                                                   "process (Parallel and Map states about 1,400 levels at most)")]
                                   ) from None
+        self._definition: dict[str, Any] | None = None
         self.name = name
         self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
         # A MockConfig or TestCase given as resources mocks every run (see emulator/integrations/mocks.py).
@@ -259,6 +260,14 @@ class StateMachine:
         # The workspace (local S3, catalog, query results) is opened on first use by a Task.
         self.backends = Backends(workspace if isinstance(workspace, Workspace) or workspace is None
                                  else Workspace(workspace))
+
+    @property
+    def definition(self) -> dict[str, Any]:
+        """The definition, as this StateMachine's own copy (read from its JSON text when first asked for)."""
+        if self._definition is None:
+            source = self._source
+            self._definition = from_json(source) if isinstance(source, str) else source
+        return self._definition
 
     def run(self, input: Any = None, **options: Any) -> Execution:
         """Run to the end and return the finished Execution. Options as `start`."""
@@ -374,15 +383,16 @@ def _generator(seed: Any) -> random.Random:
 
 
 # Compiled definitions by content, least recently used first: StateMachines made from the same
-# definition share one compiled Machine (and its private copy of the definition), which executions
-# only read, so parsing and validation happen once per distinct definition.
+# definition share one compiled Machine (and the definition's JSON text), which executions only read,
+# so parsing and validation happen once per distinct definition.
 COMPILED_CACHE_SIZE = 256
 _compiled: OrderedDict[str, tuple[Any, Machine]] = OrderedDict()
 _compiled_lock = threading.Lock()
 
 
 def compile_definition(definition: dict[str, Any] | str | os.PathLike[str]) -> tuple[Any, Machine]:
-    """The definition (loaded) and its compiled Machine, from the cache when that content was compiled before.
+    """The definition's compact JSON text (or, when it is not plain JSON, a private copy of it) and its compiled
+    Machine, from the cache when that content was compiled before.
 
     Raises DefinitionError for an invalid definition (never cached)."""
     loaded = load_definition(definition)
@@ -403,7 +413,9 @@ def compile_definition(definition: dict[str, Any] | str | os.PathLike[str]) -> t
         # change it.
         own = _private_copy(loaded, plain) if loaded is definition else loaded
         with measured(own, plain.text if plain is not None else None):  # validation need not serialize it again
-            compiled = (own, parse(own))
+            # The text, not the loaded copy: the copy's containers are half a compiled definition's memory,
+            # and the machine keeps only what it uses of them. `StateMachine.definition` reads the text back.
+            compiled = (plain.text if plain is not None else own, parse(own))
     finally:
         if collecting:
             gc.enable()
