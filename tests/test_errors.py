@@ -56,7 +56,9 @@ def test_max_delay_and_full_jitter() -> None:
     again = emulator.run(_task(Retry=[{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 10, "BackoffRate": 10,
                                        "MaxAttempts": 3, "MaxDelaySeconds": 50, "JitterStrategy": "FULL"}]),
                          {}, resources={"fn": Flaky(3)}, seed=3)
-    assert [round(g, 3) for g in _gaps(again)] == [round(g, 3) for g in gaps]
+    # The same seed, the same jittered waits. A gap also holds the real time between the two events (the
+    # virtual clock runs on from real time), a few ms under load; jitters of other draws differ by seconds.
+    assert len(_gaps(again)) == 3 and all(abs(a - b) < 0.25 for a, b in zip(_gaps(again), gaps, strict=True))
 
 
 def test_max_attempts_zero_never_retries() -> None:
