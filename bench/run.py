@@ -132,8 +132,9 @@ UNLIMITED: dict[str, int | None] = {"choice_loop_10k": None}
 # Short runs are repeated for at least this long (at most MAX_RUNS times): a median of five sub-millisecond
 # runs is mostly scheduling noise.
 MIN_TIMED_SECONDS = 0.3
-COMPILE_REPEATS = 5
 MAX_RUNS = 2000
+# "compile ms" is a median too: one compile is a single sample of this machine's noise.
+COMPILE_REPEATS = 5
 
 
 def load(name: str) -> tuple[dict[str, Any], Any] | None:

@@ -97,23 +97,23 @@ class _Done:
 
 
 class _FromText:
-    """An Execution attribute set as a value, or as JSON text (`Execution.text_values`) read into its value
-    when first asked for."""
+    """An attribute set as a value, or as JSON text (`Execution.text_values`, a compiled definition's text)
+    read into its value when first asked for."""
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.value, self.text = f"_{name}", f"_{name}_text"
 
-    def __get__(self, execution: Any, owner: type | None = None) -> Any:
-        if execution is None:
+    def __get__(self, holder: Any, owner: type | None = None) -> Any:
+        if holder is None:
             return self
-        text = getattr(execution, self.text)
+        text = getattr(holder, self.text)
         if text is not None:
-            self.__set__(execution, from_json(text))
-        return getattr(execution, self.value)
+            self.__set__(holder, from_json(text))
+        return getattr(holder, self.value)
 
-    def __set__(self, execution: Any, value: Any) -> None:
-        setattr(execution, self.value, value)
-        setattr(execution, self.text, None)
+    def __set__(self, holder: Any, value: Any) -> None:
+        setattr(holder, self.value, value)
+        setattr(holder, self.text, None)
 
 
 class Execution(ExecutionAssertions):
@@ -236,17 +236,20 @@ class Execution(ExecutionAssertions):
 class StateMachine:
     """A definition parsed and compiled once, ready to run any number of times."""
 
+    definition = _FromText()  # the definition: this StateMachine's own copy
+
     def __init__(self, definition: dict[str, Any] | str | os.PathLike[str], *, name: str = "StateMachine",
                  resources: Mapping[str, Callable[..., Any]] | None = None,
                  role_arn: str = DEFAULT_ROLE_ARN, workspace: Workspace | str | os.PathLike[str] | None = None,
                  state_machines: Mapping[str, Any] | None = None) -> None:
         try:
-            self._source, self.machine = compile_definition(definition)
+            source, self.machine = compile_definition(definition)
         except RecursionError:
             raise DefinitionError([Diagnostic("", "the definition nests states, arrays or objects too deeply to "
                                                   "process (Parallel and Map states about 1,400 levels at most)")]
                                   ) from None
-        self._definition: dict[str, Any] | None = None
+        # This StateMachine's own copy of the definition, read from the compiled definition's text when asked for.
+        self._definition, self._definition_text = (None, source) if isinstance(source, str) else (source, None)
         self.name = name
         self.arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
         # A MockConfig or TestCase given as resources mocks every run (see emulator/integrations/mocks.py).
@@ -260,14 +263,6 @@ class StateMachine:
         # The workspace (local S3, catalog, query results) is opened on first use by a Task.
         self.backends = Backends(workspace if isinstance(workspace, Workspace) or workspace is None
                                  else Workspace(workspace))
-
-    @property
-    def definition(self) -> dict[str, Any]:
-        """The definition, as this StateMachine's own copy (read from its JSON text when first asked for)."""
-        if self._definition is None:
-            source = self._source
-            self._definition = from_json(source) if isinstance(source, str) else source
-        return self._definition
 
     def run(self, input: Any = None, **options: Any) -> Execution:
         """Run to the end and return the finished Execution. Options as `start`."""
